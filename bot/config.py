@@ -1,0 +1,181 @@
+"""One typed settings object, read from the environment or `.env`.
+
+Provider settings use the provider's standard variable names (`TWILIO_ACCOUNT_SID`,
+`SMTP_HOST`, `TELEGRAM_BOT_TOKEN`); everything else is prefixed `SCHOOLGATE_`.
+A provider counts as configured as soon as one of its variables is set; from then
+on, an empty or placeholder secret is refused at start-up with the variable's name.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigurationError
+
+_PLACEHOLDER = re.compile(
+    r"^(|x+|changeme|change[-_ ]?me|replace[-_ ]?me|placeholder|secret|password|todo|"
+    r"your[-_ ].*|<.*>|\.\.\.|example|dummy|test)$",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder(value: str | None) -> bool:
+    """True for empty values and the usual template placeholders ("changeme", "<token>")."""
+    return value is None or bool(_PLACEHOLDER.match(value.strip()))
+
+
+def _env(prefix: str = "") -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+
+class TwilioSettings(BaseSettings):
+    """SMS through Twilio's Messages API."""
+
+    model_config = _env("TWILIO_")
+
+    account_sid: str | None = None
+    auth_token: str | None = None
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    api_base_url: str = "https://api.twilio.com"
+    rate_per_second: float = 10.0
+
+    @property
+    def configured(self) -> bool:
+        """True when any Twilio credential has been set."""
+        return any([self.account_sid, self.auth_token, self.from_number,
+                    self.messaging_service_sid])
+
+    def problems(self) -> list[str]:
+        """What stops this provider from working, one line each."""
+        out = []
+        if is_placeholder(self.account_sid):
+            out.append("TWILIO_ACCOUNT_SID is empty or a placeholder")
+        if is_placeholder(self.auth_token):
+            out.append("TWILIO_AUTH_TOKEN is empty or a placeholder")
+        if not (self.from_number or self.messaging_service_sid):
+            out.append("set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
+        return out
+
+
+class SmtpSettings(BaseSettings):
+    """Email out through SMTP, replies in through IMAP."""
+
+    model_config = _env("SMTP_")
+
+    host: str | None = None
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = True
+    from_address: str | None = None
+    rate_per_second: float = 20.0
+
+    @property
+    def configured(self) -> bool:
+        """True when an SMTP host has been set."""
+        return bool(self.host)
+
+    def problems(self) -> list[str]:
+        """What stops this provider from working, one line each."""
+        out = []
+        if not self.from_address:
+            out.append("SMTP_FROM_ADDRESS is empty")
+        if self.username and is_placeholder(self.password):
+            out.append("SMTP_PASSWORD is empty or a placeholder")
+        return out
+
+
+class ImapSettings(BaseSettings):
+    """The mailbox that receives families' email replies."""
+
+    model_config = _env("IMAP_")
+
+    host: str | None = None
+    port: int = 993
+    username: str | None = None
+    password: str | None = None
+    use_ssl: bool = True
+    poll_seconds: float = 60.0
+
+
+class TelegramSettings(BaseSettings):
+    """Telegram Bot API."""
+
+    model_config = _env("TELEGRAM_")
+
+    bot_token: str | None = None
+    api_base_url: str = "https://api.telegram.org"
+    webhook_secret: str | None = None
+    rate_per_second: float = 25.0
+
+    @property
+    def configured(self) -> bool:
+        """True when a bot token has been set."""
+        return bool(self.bot_token)
+
+    def problems(self) -> list[str]:
+        """What stops this provider from working, one line each."""
+        out = []
+        if is_placeholder(self.bot_token):
+            out.append("TELEGRAM_BOT_TOKEN is empty or a placeholder")
+        if self.webhook_secret is not None and is_placeholder(self.webhook_secret):
+            out.append("TELEGRAM_WEBHOOK_SECRET is empty or a placeholder")
+        return out
+
+
+class Settings(BaseSettings):
+    """Everything schoolgate reads from its environment."""
+
+    model_config = _env("SCHOOLGATE_")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///schoolgate.db"
+    school_name: str = "Riverside Primary School"
+    timezone: str = "Europe/London"
+    staff_language: str = "en"
+    default_region: str = "GB"
+    public_url: str = "http://127.0.0.1:8000"
+    outbox_dir: Path = Path("outbox")
+    worker_batch_size: int = Field(default=50, ge=1, le=1000)
+    worker_poll_seconds: float = 1.0
+    max_attempts: int = Field(default=6, ge=1)
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    stale_sending_seconds: float = 600.0
+
+    sms: TwilioSettings = Field(default_factory=TwilioSettings)
+    email: SmtpSettings = Field(default_factory=SmtpSettings)
+    imap: ImapSettings = Field(default_factory=ImapSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+
+    def check(self) -> Settings:
+        """Refuse start-up when a configured provider has empty or placeholder secrets."""
+        problems: list[str] = []
+        for name in ("sms", "email", "telegram"):
+            provider = getattr(self, name)
+            if provider.configured:
+                problems += provider.problems()
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.timezone)
+        except Exception:
+            problems.append(f"SCHOOLGATE_TIMEZONE {self.timezone!r} is not a known time zone")
+        if problems:
+            raise ConfigurationError("configuration refused: " + "; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, checked once."""
+    return Settings().check()

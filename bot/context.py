@@ -1,0 +1,65 @@
+"""What a running schoolgate process holds: settings, database, channels, the school."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.store import make_engine, make_session_factory, upgrade
+from bot.store.models import School
+from bot.worker import Worker, WorkerPolicy
+from channels.base import Channel
+from channels.registry import build_channels
+
+
+@dataclass
+class Context:
+    """Process-wide objects, built once from settings."""
+
+    settings: Settings
+    _channels: dict[str, Channel] | None = field(default=None, repr=False)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The database engine."""
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def factory(self) -> sessionmaker[Session]:
+        """Session factory for this database."""
+        return make_session_factory(self.engine)
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        """Adapters by channel name (real provider, or the outbox folder in development)."""
+        if self._channels is None:
+            self._channels = build_channels(self.settings)
+        return self._channels
+
+    def upgrade(self) -> None:
+        """Bring the schema up to date."""
+        upgrade(self.engine)
+
+    def school(self, session: Session) -> School:
+        """The school this installation serves, created from settings on first use."""
+        school = session.scalar(select(School).order_by(School.id).limit(1))
+        if school is None:
+            school = School(name=self.settings.school_name, timezone=self.settings.timezone,
+                            staff_language=self.settings.staff_language, languages=[], policy={})
+            session.add(school)
+            session.flush()
+        return school
+
+    def worker(self, **overrides: object) -> Worker:
+        """A worker over this context's channels with the configured policy."""
+        s = self.settings
+        policy = WorkerPolicy(
+            batch_size=s.worker_batch_size, max_attempts=s.max_attempts,
+            retry_base_seconds=s.retry_base_seconds, retry_max_seconds=s.retry_max_seconds,
+            stale_sending_seconds=s.stale_sending_seconds, poll_seconds=s.worker_poll_seconds,
+        )
+        return Worker(self.factory, self.channels, policy, **overrides)  # type: ignore[arg-type]

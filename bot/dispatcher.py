@@ -1,0 +1,166 @@
+"""Message -> audience -> channel per guardian -> rendered text -> outbox rows, in one go.
+
+Everything here runs inside the caller's transaction: the message and its outbox
+rows are committed together or not at all. Workers (bot/worker.py) drain the rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from bot.render import render
+from bot.store.models import (
+    ChannelName,
+    Delivery,
+    DeliveryStatus,
+    Guardian,
+    GuardianChannel,
+    Message,
+    School,
+    StudentGuardian,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ORDER = [c.value for c in ChannelName]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChoice:
+    """The channel picked for a guardian, or None with the reason each channel was passed."""
+
+    channel: str | None
+    address: str | None
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        """Why no channel could be used, in one line."""
+        return "; ".join(self.reasons) or "no channel"
+
+
+def choose_channel(guardian: Guardian, available: Collection[str],
+                   exclude: Collection[str] = (), prefer: str | None = None) -> ChannelChoice:
+    """First channel in the guardian's order that is available, consented and has an address."""
+    state = {c.channel: c for c in guardian.channels}
+    order = list(guardian.channel_order or DEFAULT_ORDER)
+    order += [c for c in DEFAULT_ORDER if c not in order and c in state]
+    if prefer and prefer in order:
+        order.remove(prefer)
+        order.insert(0, prefer)
+    reasons = []
+    for channel in order:
+        address = guardian.address_for(channel)
+        row = state.get(channel)
+        if channel in exclude:
+            reasons.append(f"{channel}: already tried")
+        elif channel not in available:
+            reasons.append(f"{channel}: not set up at this school")
+        elif not address:
+            reasons.append(f"{channel}: no address")
+        elif row is not None and not row.consent:
+            reasons.append(f"{channel}: no consent")
+        elif row is not None and row.opted_out_at is not None:
+            reasons.append(f"{channel}: opted out")
+        elif row is not None and row.failed_address == address:
+            reasons.append(f"{channel}: address failed ({row.failed_reason or 'refused'})")
+        else:
+            return ChannelChoice(channel, address)
+    return ChannelChoice(None, None, tuple(reasons))
+
+
+def audience(session: Session, message: Message) -> list[Guardian]:
+    """Every guardian who may be contacted about the message's student."""
+    if message.student_id is None:
+        return []
+    stmt = (
+        select(Guardian)
+        .join(StudentGuardian, StudentGuardian.guardian_id == Guardian.id)
+        .where(StudentGuardian.student_id == message.student_id,
+               StudentGuardian.may_contact.is_(True))
+        .options(selectinload(Guardian.channels))
+        .order_by(Guardian.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def dispatch(session: Session, message: Message, available: Collection[str], *,
+             guardians: Iterable[Guardian] | None = None, prefer: str | None = None,
+             not_before: datetime | None = None) -> list[Delivery]:
+    """Write one outbox row per guardian (or an 'unreachable' row with the reason).
+
+    Idempotent: a guardian who already has a row for this message gets no second one.
+    """
+    session.flush()
+    school = session.get(School, message.school_id)
+    targets = list(guardians) if guardians is not None else audience(session, message)
+    done = set(session.scalars(
+        select(Delivery.guardian_id).where(Delivery.message_id == message.id)))
+    rows = []
+    for guardian in targets:
+        if guardian.id in done:
+            continue
+        choice = choose_channel(guardian, available, prefer=prefer)
+        rows.append(_new_delivery(message, guardian, school, choice, not_before, seq=1))
+        session.add(rows[-1])
+    session.flush()
+    log.info("message %s: %d outbox rows", message.id, len(rows))
+    return rows
+
+
+def fall_back(session: Session, failed: Delivery, available: Collection[str],
+              now: datetime | None = None) -> Delivery:
+    """After a channel gave up on a delivery, queue the guardian's next channel (or unreachable)."""
+    tried = set(session.scalars(
+        select(Delivery.channel).where(Delivery.message_id == failed.message_id,
+                                       Delivery.guardian_id == failed.guardian_id,
+                                       Delivery.channel.is_not(None))))
+    guardian = failed.guardian
+    session.refresh(guardian, ["channels"])
+    choice = choose_channel(guardian, available, exclude=tried)
+    school = session.get(School, failed.message.school_id)
+    count = session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.message_id == failed.message_id, Delivery.guardian_id == guardian.id)) or 0
+    delivery = _new_delivery(failed.message, guardian, school, choice, now, seq=count + 1)
+    session.add(delivery)
+    return delivery
+
+
+def _new_delivery(message: Message, guardian: Guardian, school: School,
+                  choice: ChannelChoice, not_before: datetime | None, seq: int) -> Delivery:
+    key = f"m{message.id}-g{guardian.id}-{choice.channel or 'none'}-{seq}"
+    if choice.channel is None:
+        delivery = Delivery(
+            message=message, guardian=guardian, channel=None, address=None,
+            status=DeliveryStatus.UNREACHABLE, last_error=f"unreachable: {choice.reason}",
+            language=guardian.language, idempotency_key=key,
+        )
+        log.info("guardian %s unreachable for message %s", guardian.id, message.id)
+    else:
+        rendered = render(message, guardian, school)
+        delivery = Delivery(
+            message=message, guardian=guardian, channel=choice.channel, address=choice.address,
+            subject=rendered.subject, rendered_text=rendered.text, language=rendered.language,
+            status=DeliveryStatus.QUEUED, next_attempt_at=not_before or utcnow(),
+            idempotency_key=key,
+        )
+    return delivery
+
+
+def mark_address_failed(session: Session, guardian: Guardian, channel: str, address: str | None,
+                        reason: str, now: datetime) -> None:
+    """Remember that this address refused messages, so later messages skip it."""
+    row = session.get(GuardianChannel, (guardian.id, channel))
+    if row is None:
+        row = GuardianChannel(guardian_id=guardian.id, channel=channel, consent=True)
+        session.add(row)
+    row.failed_address = address
+    row.failed_at = now
+    row.failed_reason = reason[:300]

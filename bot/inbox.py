@@ -1,0 +1,164 @@
+"""Inbound replies: store first, then identify, route to the key worker, acknowledge.
+
+The raw message is committed on its own before anything else is tried, so a crash or
+a bug later in the path never loses what a parent wrote. A duplicate (same channel and
+provider id, as when a provider retries a webhook) is recognised and not stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from bot.audit import audit
+from bot.dispatcher import dispatch
+from bot.store.models import (
+    Delivery,
+    Guardian,
+    InboundMessage,
+    InboundStatus,
+    Message,
+    MessageKind,
+    School,
+    Staff,
+    Student,
+    StudentGuardian,
+    utcnow,
+)
+from channels.base import InboundParsed
+from translations import catalog_language, translations_for
+
+log = logging.getLogger(__name__)
+
+
+def store(factory: sessionmaker[Session], parsed: InboundParsed,
+          now: datetime | None = None) -> tuple[int, bool]:
+    """Commit the raw inbound message; returns (id, is_new). Duplicates return the first id."""
+    if parsed.provider_id:
+        with factory() as session:
+            existing = session.scalar(select(InboundMessage.id).where(
+                InboundMessage.channel == parsed.channel,
+                InboundMessage.provider_id == parsed.provider_id))
+        if existing is not None:
+            return existing, False
+    row = InboundMessage(channel=parsed.channel, provider_id=parsed.provider_id,
+                         sender_address=parsed.sender_address, raw_payload=parsed.raw,
+                         body=parsed.text, received_at=now or utcnow(),
+                         status=InboundStatus.RECEIVED)
+    try:
+        with factory() as session, session.begin():
+            session.add(row)
+    except IntegrityError:  # a concurrent duplicate won the race
+        with factory() as session:
+            existing = session.scalar(select(InboundMessage.id).where(
+                InboundMessage.channel == parsed.channel,
+                InboundMessage.provider_id == parsed.provider_id))
+        if existing is None:
+            raise
+        return existing, False
+    log.info("inbound %s stored from %s", row.id, parsed.channel)
+    return row.id, True
+
+
+def find_guardian(session: Session, channel: str, address: str) -> Guardian | None:
+    """The guardian who owns this address on this channel, if exactly one does."""
+    column = {"sms": Guardian.phone, "email": func.lower(Guardian.email),
+              "telegram": Guardian.telegram_chat_id}[channel]
+    value = address.lower() if channel == "email" else address
+    found = list(session.scalars(select(Guardian).where(column == value).limit(2)))
+    return found[0] if len(found) == 1 else None
+
+
+def find_student(session: Session, guardian: Guardian) -> Student | None:
+    """The child a reply is about: the only one, or the one the latest message was about."""
+    children = list(session.scalars(
+        select(Student).join(StudentGuardian).where(StudentGuardian.guardian_id == guardian.id)))
+    if len(children) == 1:
+        return children[0]
+    latest = session.scalar(
+        select(Message.student_id).join(Delivery, Delivery.message_id == Message.id)
+        .where(Delivery.guardian_id == guardian.id, Message.student_id.is_not(None),
+               Message.kind != MessageKind.SYSTEM)
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(1))
+    return session.get(Student, latest) if latest else None
+
+
+def responsible_staff(student: Student | None) -> Staff | None:
+    """The key worker, or their named cover while they are away."""
+    if student is None or student.key_worker is None:
+        return None
+    worker = student.key_worker
+    if (worker.away or not worker.active) and worker.cover is not None:
+        return worker.cover
+    return worker
+
+
+def process(factory: sessionmaker[Session], inbound_id: int, available: Collection[str],
+            now: datetime | None = None) -> InboundMessage:
+    """Identify the sender, route to a person and acknowledge, in one transaction."""
+    with factory() as session, session.begin():
+        inbound = session.get(InboundMessage, inbound_id, with_for_update=True)
+        if inbound is None:
+            raise LookupError(f"inbound message {inbound_id} does not exist")
+        if inbound.status != InboundStatus.RECEIVED:
+            return inbound
+        guardian = find_guardian(session, inbound.channel, inbound.sender_address)
+        if guardian is None:
+            inbound.status = InboundStatus.UNMATCHED
+            audit(session, "system", "inbound_unmatched", "inbound", inbound.id)
+            log.info("inbound %s matches no family: unmatched queue", inbound.id)
+            return inbound
+        session.refresh(guardian, ["channels"])
+        student = find_student(session, guardian)
+        staff = responsible_staff(student)
+        inbound.guardian_id = guardian.id
+        inbound.student_id = student.id if student else None
+        inbound.routed_to_id = staff.id if staff else None
+        inbound.language = guardian.language
+        inbound.status = InboundStatus.ROUTED
+        audit(session, "system", "inbound_routed", "inbound", inbound.id,
+              staff_id=staff.id if staff else None)
+        _acknowledge(session, inbound, guardian, student, staff, available, now)
+        log.info("inbound %s routed to staff %s", inbound.id, staff.id if staff else None)
+        return inbound
+
+
+def _acknowledge(session: Session, inbound: InboundMessage, guardian: Guardian,
+                 student: Student | None, staff: Staff | None, available: Collection[str],
+                 now: datetime | None) -> None:
+    school = session.scalar(select(School).where(School.id == guardian.school_id))
+    language = catalog_language(guardian.language)
+    _ = translations_for(language).gettext
+    if staff is not None:
+        text = _("Thank you, we have your message. {name} will read it and reply to you."
+                 ).format(name=staff.name)
+    else:
+        text = _("Thank you, we have your message. Someone from {school} will reply to you."
+                 ).format(school=school.name if school else "the school")
+    ack = Message(school_id=guardian.school_id, kind=MessageKind.SYSTEM,
+                  student_id=student.id if student else None, source_text=text,
+                  source_language=language,
+                  details={"acknowledges": inbound.id})
+    session.add(ack)
+    dispatch(session, ack, available, guardians=[guardian], prefer=inbound.channel,
+             not_before=now)
+
+
+def receive(factory: sessionmaker[Session], parsed: InboundParsed, available: Collection[str],
+            now: datetime | None = None) -> InboundMessage:
+    """The whole inbound path: store first, then process. Safe to call twice for one message."""
+    inbound_id, _is_new = store(factory, parsed, now)
+    return process(factory, inbound_id, available, now)
+
+
+def unmatched(session: Session) -> list[InboundMessage]:
+    """Messages that matched no family, oldest first, for the office to sort out."""
+    return list(session.scalars(
+        select(InboundMessage).where(InboundMessage.status == InboundStatus.UNMATCHED)
+        .order_by(InboundMessage.received_at)
+        .options(selectinload(InboundMessage.guardian))))

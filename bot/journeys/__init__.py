@@ -1,0 +1,1 @@
+"""What staff send: good-news notes, meeting invitations, check-ins."""

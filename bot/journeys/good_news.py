@@ -1,0 +1,35 @@
+"""Good-news notes: short, specific, about one child, signed by the person who saw it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.audit import audit
+from bot.dispatcher import dispatch
+from bot.errors import InvalidInputError
+from bot.store.models import Delivery, Message, MessageKind, School, Staff, Student
+
+MAX_LENGTH = 600
+
+
+def queue_good_news(session: Session, school: School, student: Student, author: Staff,
+                    text: str, available: Collection[str],
+                    not_before: datetime | None = None) -> tuple[Message, list[Delivery]]:
+    """Queue a good-news note to every guardian who may hear about this child."""
+    text = text.strip()
+    if not text:
+        raise InvalidInputError("the note is empty: say what the child did well")
+    if len(text) > MAX_LENGTH:
+        raise InvalidInputError(
+            f"the note is {len(text)} characters; keep good news under {MAX_LENGTH}")
+    message = Message(school_id=school.id, kind=MessageKind.GOOD_NEWS, author_id=author.id,
+                      student_id=student.id, source_text=text,
+                      source_language=author.language or school.staff_language)
+    session.add(message)
+    deliveries = dispatch(session, message, available, not_before=not_before)
+    audit(session, f"staff:{author.id}", "good_news_queued", "message", message.id,
+          student_id=student.id, deliveries=len(deliveries))
+    return message, deliveries

@@ -1,0 +1,326 @@
+"""SQLAlchemy 2 typed models: the database is the source of truth."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and always returns them aware (SQLite drops tzinfo)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations name constraints."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+
+
+Base.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class ChannelName(enum.StrEnum):
+    """The channels a family can be reached on."""
+
+    SMS = "sms"
+    EMAIL = "email"
+    TELEGRAM = "telegram"
+
+
+class MessageKind(enum.StrEnum):
+    """What a message is for; drives templates and the positive-contact balance."""
+
+    GOOD_NEWS = "good_news"
+    INVITATION = "invitation"
+    REMINDER = "reminder"
+    CHECK_IN = "check_in"
+    CONCERN = "concern"
+    NOTICE = "notice"
+    REPLY = "reply"
+    SYSTEM = "system"
+
+
+class Urgency(enum.StrEnum):
+    """Urgent and safety messages bypass caps and quiet hours."""
+
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Life of one outbox row. Order of the 'sent' family matters for callbacks."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    NEEDS_REVIEW = "needs_review"
+    CANCELLED = "cancelled"
+
+
+class InboundStatus(enum.StrEnum):
+    """Life of one inbound message."""
+
+    RECEIVED = "received"
+    ROUTED = "routed"
+    UNMATCHED = "unmatched"
+    HANDLED = "handled"
+
+
+class School(Base):
+    """One school: its name, time zone, family languages and cadence policy."""
+
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    staff_language: Mapped[str] = mapped_column(String(16), default="en")
+    languages: Mapped[list[str]] = mapped_column(default=list)
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Staff(Base):
+    """A member of staff; key workers are staff, and may name a cover for absences."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32), default="teacher")
+    role_description: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    away: Mapped[bool] = mapped_column(Boolean, default=False)
+    cover_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    cover: Mapped[Staff | None] = relationship(remote_side=[id])
+
+
+class Student(Base):
+    """A child; `ref` is the school's own identifier, used on the command line."""
+
+    __tablename__ = "students"
+    __table_args__ = (UniqueConstraint("school_id", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    ref: Mapped[str] = mapped_column(String(64))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    class_name: Mapped[str | None] = mapped_column(String(64), index=True)
+    key_worker_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    key_worker: Mapped[Staff | None] = relationship()
+    links: Mapped[list[StudentGuardian]] = relationship(back_populates="student")
+
+
+class Guardian(Base):
+    """A parent or carer: language, time zone, addresses and channel preferences."""
+
+    __tablename__ = "guardians"
+    __table_args__ = (UniqueConstraint("school_id", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    ref: Mapped[str] = mapped_column(String(64))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    channel_order: Mapped[list[str]] = mapped_column(default=list)
+    accessibility_notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    channels: Mapped[list[GuardianChannel]] = relationship(
+        back_populates="guardian", cascade="all, delete-orphan"
+    )
+    links: Mapped[list[StudentGuardian]] = relationship(back_populates="guardian")
+
+    def address_for(self, channel: str) -> str | None:
+        """The guardian's address on a channel, or None when there is none."""
+        return {
+            ChannelName.SMS: self.phone,
+            ChannelName.EMAIL: self.email,
+            ChannelName.TELEGRAM: self.telegram_chat_id,
+        }.get(ChannelName(channel))
+
+
+class GuardianChannel(Base):
+    """Consent, opt-out and address failure for one guardian on one channel."""
+
+    __tablename__ = "guardian_channels"
+
+    guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    consent: Mapped[bool] = mapped_column(Boolean, default=True)
+    opted_out_at: Mapped[datetime | None] = mapped_column()
+    failed_address: Mapped[str | None] = mapped_column(String(320))
+    failed_at: Mapped[datetime | None] = mapped_column()
+    failed_reason: Mapped[str | None] = mapped_column(String(300))
+
+    guardian: Mapped[Guardian] = relationship(back_populates="channels")
+
+
+class StudentGuardian(Base):
+    """Links a child to a guardian, and says whether the school may contact them about it."""
+
+    __tablename__ = "student_guardians"
+
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), primary_key=True)
+    guardian_id: Mapped[int] = mapped_column(
+        ForeignKey("guardians.id"), primary_key=True, index=True
+    )
+    relationship_: Mapped[str | None] = mapped_column("relationship", String(64))
+    may_contact: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    student: Mapped[Student] = relationship(back_populates="links")
+    guardian: Mapped[Guardian] = relationship(back_populates="links")
+
+
+class Message(Base):
+    """What staff (or the system) wrote once; deliveries carry it to each guardian."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"), index=True)
+    source_text: Mapped[str] = mapped_column(Text)
+    source_language: Mapped[str] = mapped_column(String(16), default="en")
+    urgency: Mapped[str] = mapped_column(String(16), default=Urgency.NORMAL)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[Staff | None] = relationship()
+    student: Mapped[Student | None] = relationship()
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="message")
+
+
+class Delivery(Base):
+    """One message to one guardian on one channel: an outbox row the workers drain."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_provider", "channel", "provider_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id"), index=True)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    rendered_text: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.QUEUED)
+    provider_id: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    segments: Mapped[int | None] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    message: Mapped[Message] = relationship(back_populates="deliveries")
+    guardian: Mapped[Guardian] = relationship()
+
+
+class InboundMessage(Base):
+    """A message from a family, stored as received before anything else happens."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("channel", "provider_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str | None] = mapped_column(String(200))
+    sender_address: Mapped[str] = mapped_column(String(320), index=True)
+    raw_payload: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=InboundStatus.RECEIVED)
+    guardian_id: Mapped[int | None] = mapped_column(ForeignKey("guardians.id"), index=True)
+    student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"), index=True)
+    in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    language: Mapped[str | None] = mapped_column(String(16))
+    translation: Mapped[str | None] = mapped_column(Text)
+    routed_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+
+    guardian: Mapped[Guardian | None] = relationship()
+    student: Mapped[Student | None] = relationship()
+    routed_to: Mapped[Staff | None] = relationship()
+
+
+class AuditEntry(Base):
+    """Who did what to which record. Holds identifiers, never personal data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
