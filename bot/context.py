@@ -62,4 +62,5 @@ class Context:
             retry_base_seconds=s.retry_base_seconds, retry_max_seconds=s.retry_max_seconds,
             stale_sending_seconds=s.stale_sending_seconds, poll_seconds=s.worker_poll_seconds,
         )
-        return Worker(self.factory, self.channels, policy, **overrides)  # type: ignore[arg-type]
+        return Worker(self.factory, self.channels, policy,  # type: ignore[arg-type]
+                      public_url=s.public_url, **overrides)

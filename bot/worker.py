@@ -62,11 +62,15 @@ class Claimed:
     language: str
     key: str
     attempts: int
+    reply_token: str | None = None
 
-    def outgoing(self) -> OutgoingMessage:
-        """The channel-level message for this row."""
+    def outgoing(self, public_url: str = "") -> OutgoingMessage:
+        """The channel-level message for this row (reply token and unsubscribe link included)."""
+        unsubscribe = f"{public_url.rstrip('/')}/unsubscribe/{self.reply_token}" \
+            if public_url and self.reply_token else None
         return OutgoingMessage(address=self.address, text=self.text, subject=self.subject,
-                               language=self.language, idempotency_key=self.key)
+                               language=self.language, idempotency_key=self.key,
+                               thread_token=self.reply_token, unsubscribe_url=unsubscribe)
 
 
 def new_worker_id() -> str:
@@ -99,12 +103,13 @@ class Worker:
 
     def __init__(self, factory: sessionmaker[Session], channels: Mapping[str, Channel],
                  policy: WorkerPolicy | None = None, worker_id: str | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, public_url: str = "") -> None:
         self.factory = factory
         self.channels = dict(channels)
         self.policy = policy or WorkerPolicy()
         self.worker_id = worker_id or new_worker_id()
         self.clock = clock
+        self.public_url = public_url
         self.sent = 0
 
     # -- claiming ------------------------------------------------------------------------
@@ -125,7 +130,7 @@ class Worker:
             .values(status=DeliveryStatus.SENDING, claimed_by=self.worker_id, claimed_at=now,
                     attempts=T.c.attempts + 1, updated_at=now)
             .returning(T.c.id, T.c.channel, T.c.address, T.c.rendered_text, T.c.subject,
-                       T.c.language, T.c.idempotency_key, T.c.attempts)
+                       T.c.language, T.c.idempotency_key, T.c.attempts, T.c.reply_token)
         )
         with self.factory() as session, session.begin():
             rows = session.execute(stmt).all()
@@ -138,7 +143,7 @@ class Worker:
         if not claimed:
             return 0
         results = await asyncio.gather(
-            *(self.channels[c.channel].send(c.outgoing()) for c in claimed))
+            *(self.channels[c.channel].send(c.outgoing(self.public_url)) for c in claimed))
         await asyncio.to_thread(self.record, list(zip(claimed, results, strict=True)))
         return len(claimed)
 

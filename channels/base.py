@@ -72,6 +72,8 @@ class OutgoingMessage:
     subject: str | None = None
     language: str = "en"
     html: str | None = None
+    thread_token: str | None = None
+    unsubscribe_url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     attachments: tuple[tuple[str, str, bytes], ...] = ()
 

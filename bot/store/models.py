@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -24,6 +25,11 @@ from sqlalchemy.types import TypeDecorator
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+def new_token() -> str:
+    """An opaque, unguessable token for links and reply addresses (96 bits)."""
+    return secrets.token_urlsafe(12)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -278,6 +284,8 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     segments: Mapped[int | None] = mapped_column(Integer)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    reply_token: Mapped[str | None] = mapped_column(String(40), unique=True,
+                                                    default=new_token)
     claimed_by: Mapped[str | None] = mapped_column(String(120))
     claimed_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
@@ -326,3 +334,16 @@ class AuditEntry(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TelegramLink(Base):
+    """A one-time, expiring code that binds a Telegram chat to a guardian."""
+
+    __tablename__ = "telegram_links"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    chat_id: Mapped[str | None] = mapped_column(String(64))

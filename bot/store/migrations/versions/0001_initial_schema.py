@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-23 09:17:26.400358
+Revises: (none)
+Create Date: 2026-11-23 09:23:14.662801
 """
 import sqlalchemy as sa
 from alembic import op
@@ -113,6 +113,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_students_key_worker_id'), ['key_worker_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_students_school_id'), ['school_id'], unique=False)
 
+    op.create_table('telegram_links',
+    sa.Column('code', sa.String(length=64), nullable=False),
+    sa.Column('guardian_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('chat_id', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['guardian_id'], ['guardians.id'], name=op.f('fk_telegram_links_guardian_id_guardians')),
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_telegram_links'))
+    )
+    with op.batch_alter_table('telegram_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_telegram_links_guardian_id'), ['guardian_id'], unique=False)
+
     op.create_table('messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('school_id', sa.Integer(), nullable=False),
@@ -161,6 +174,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.String(length=500), nullable=True),
     sa.Column('segments', sa.Integer(), nullable=True),
     sa.Column('idempotency_key', sa.String(length=120), nullable=False),
+    sa.Column('reply_token', sa.String(length=40), nullable=True),
     sa.Column('claimed_by', sa.String(length=120), nullable=True),
     sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
@@ -169,7 +183,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['guardian_id'], ['guardians.id'], name=op.f('fk_deliveries_guardian_id_guardians')),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_deliveries_message_id_messages')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_deliveries_idempotency_key'))
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_deliveries_idempotency_key')),
+    sa.UniqueConstraint('reply_token', name=op.f('uq_deliveries_reply_token'))
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_deliveries_due', ['status', 'next_attempt_at'], unique=False)
@@ -235,6 +250,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_messages_school_id'))
 
     op.drop_table('messages')
+    with op.batch_alter_table('telegram_links', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_telegram_links_guardian_id'))
+
+    op.drop_table('telegram_links')
     with op.batch_alter_table('students', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_students_school_id'))
         batch_op.drop_index(batch_op.f('ix_students_key_worker_id'))

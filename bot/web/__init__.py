@@ -1,0 +1,1 @@
+"""The web app: provider webhooks and (later) staff pages."""

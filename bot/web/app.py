@@ -1,0 +1,27 @@
+"""FastAPI application: provider webhooks, one-click unsubscribe, health check."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from bot.context import Context
+
+
+def create_app(ctx: Context) -> FastAPI:
+    """Build the app around a Context (settings, database, channels)."""
+    from bot.web import telegram_hooks, twilio_hooks, unsubscribe
+
+    app = FastAPI(title="schoolgate", docs_url=None, redoc_url=None)
+    app.state.ctx = ctx
+    app.include_router(twilio_hooks.router)
+    app.include_router(telegram_hooks.router)
+    app.include_router(unsubscribe.router)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """Liveness: the process is up and the database answers."""
+        with ctx.factory() as session:
+            session.connection().exec_driver_sql("SELECT 1")
+        return {"status": "ok"}
+
+    return app
