@@ -1,0 +1,313 @@
+"""The `schoolgate` command. Every error is one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from sqlalchemy.exc import OperationalError
+
+from bot.config import get_settings
+from bot.context import Context
+from bot.errors import InvalidInputError, SchoolgateError
+
+app = typer.Typer(help="schoolgate: school-to-family messages in each family's channel and "
+                       "language.", no_args_is_help=True, pretty_exceptions_enable=False,
+                  add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def context() -> Context:
+    """A Context from the environment, with the schema brought up to date."""
+    ctx = Context(get_settings())
+    ctx.upgrade()
+    return ctx
+
+
+def print_json(data: Any) -> None:
+    """Write JSON to stdout (UTF-8, stable key order)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@app.callback()
+def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                                help="Log progress (never personal data).")]
+          = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- database ----------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the latest version."""
+    ctx = Context(get_settings())
+    ctx.upgrade()
+    out.print(f"database is up to date ({ctx.engine.url.render_as_string(hide_password=True)})")
+
+
+# -- roster ----------------------------------------------------------------------------
+@app.command("import-roster")
+def import_roster_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV file, one row per student-guardian pair.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import students, guardians and key workers from a CSV file; bad rows are named."""
+    from bot.cli_support import run_import
+
+    report = run_import(context(), file, show_progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        from bot.cli_support import print_import_report
+
+        print_import_report(out, report)
+    if report.errors:
+        raise typer.Exit(2)
+
+
+# -- sending -----------------------------------------------------------------------------
+@app.command("good-news")
+def good_news_cmd(
+    text: Annotated[str, typer.Argument(help="What the child did well, in a sentence or two.")],
+    student: Annotated[str, typer.Option("--student", help="The school's student id.")],
+    author: Annotated[str, typer.Option("--from", help="Staff email or name (signs the note).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue a good-news note about one child to each of their guardians."""
+    from bot.journeys.good_news import queue_good_news
+    from bot.lookup import staff_by_email_or_name, student_by_ref
+
+    ctx = context()
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        message, rows = queue_good_news(s, school, student_by_ref(s, school.id, student),
+                                        staff_by_email_or_name(s, school.id, author), text,
+                                        ctx.channels)
+        summary = _queued_summary(message.id, rows)
+    _print_queued(summary, as_json)
+
+
+@app.command("invite")
+def invite_cmd(
+    student: Annotated[str, typer.Option("--student", help="The school's student id.")],
+    author: Annotated[str, typer.Option("--from", help="Staff email or name.")],
+    why: Annotated[str, typer.Option("--why", help="Why the meeting is happening, plainly.")],
+    when: Annotated[list[str], typer.Option(
+        "--when", help="A time option, e.g. 2026-12-01T15:30 (school time); up to 3.")],
+    where: Annotated[str, typer.Option("--where", help="Where, and how to get there.")],
+    minutes: Annotated[int, typer.Option("--minutes", help="How long.")] = 30,
+    who: Annotated[list[str] | None, typer.Option(
+        "--with", help='Who will be there: "Ms Shah|who organises extra help". Repeatable.')]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Invite a child's guardians to a meeting: why, who, when, where, how long."""
+    from zoneinfo import ZoneInfo
+
+    from bot.journeys.meetings import queue_invitation
+    from bot.lookup import staff_by_email_or_name, student_by_ref
+
+    ctx = context()
+    zone = ZoneInfo(ctx.settings.timezone)
+    options = []
+    for value in when:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInputError(f"--when {value!r} is not a date and time like "
+                                    "2026-12-01T15:30") from None
+        options.append(moment if moment.tzinfo else moment.replace(tzinfo=zone))
+    people = []
+    for item in who or []:
+        name, _, role = item.partition("|")
+        if not role.strip():
+            raise InvalidInputError(f'--with {item!r}: give "Name|what they do", in plain words')
+        people.append((name.strip(), role.strip()))
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        staff = staff_by_email_or_name(s, school.id, author)
+        if not people:
+            people = [(staff.name, staff.role_description or "your child's key worker")]
+        message, rows = queue_invitation(
+            s, school, student_by_ref(s, school.id, student), staff, why=why, options=options,
+            where=where, minutes=minutes, who=people, available=ctx.channels)
+        summary = _queued_summary(message.id, rows)
+    _print_queued(summary, as_json)
+
+
+def _queued_summary(message_id: int, rows: list[Any]) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "deliveries": [{"id": r.id, "guardian_id": r.guardian_id, "channel": r.channel,
+                        "status": r.status, "language": r.language, "note": r.last_error}
+                       for r in rows],
+    }
+
+
+def _print_queued(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(summary)
+        return
+    rows = summary["deliveries"]
+    queued = [r for r in rows if r["channel"]]
+    out.print(f"message {summary['message_id']}: queued for {len(queued)} guardian(s)")
+    for r in rows:
+        if not r["channel"]:
+            out.print(f"  [yellow]guardian {r['guardian_id']} cannot be reached:[/] {r['note']}")
+    out.print("run [bold]schoolgate worker[/] (or serve) to send them")
+
+
+# -- workers and server ------------------------------------------------------------------
+@app.command("worker")
+def worker_cmd(
+    until_empty: Annotated[bool, typer.Option(
+        "--until-empty", help="Stop when nothing is due instead of waiting for more.")] = False,
+) -> None:
+    """Send queued messages: claim due outbox rows, send them, record the result."""
+    ctx = context()
+    worker = ctx.worker()
+    try:
+        sent = asyncio.run(worker.run(until_empty=until_empty))
+    except KeyboardInterrupt:
+        sent = worker.sent
+    out.print(f"worker stopped; {sent} message(s) sent")
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[bool, typer.Option(help="Run the outbox worker in this process.")]
+    = True,
+) -> None:
+    """Run the web app (webhooks, unsubscribe, health) and the outbox worker."""
+    import uvicorn
+
+    from bot.serve import build_server_app
+
+    ctx = context()
+    uvicorn.run(build_server_app(ctx, run_workers=workers), host=host, port=port,
+                log_level="warning")
+
+
+# -- replies and the log -----------------------------------------------------------------
+@app.command("simulate-reply")
+def simulate_reply_cmd(
+    text: Annotated[str, typer.Argument(help="What the parent writes.")],
+    sender: Annotated[str, typer.Option("--from", help="Phone number, email address, or "
+                                                       "telegram:<chat id>.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Feed a parent's reply through the inbound path, exactly as a provider would."""
+    from bot.cli_support import simulate_reply
+
+    ctx = context()
+    inbound = simulate_reply(ctx, sender, text)
+    data = {"inbound_id": inbound.id, "status": inbound.status, "channel": inbound.channel,
+            "guardian_id": inbound.guardian_id, "student_id": inbound.student_id,
+            "routed_to_staff_id": inbound.routed_to_id}
+    if as_json:
+        print_json(data)
+    elif inbound.status == "unmatched":
+        out.print(f"reply {inbound.id} matched no family: it waits in the unmatched queue")
+    else:
+        staff = inbound.routed_to.name if inbound.routed_to else "the office"
+        out.print(f"reply {inbound.id} stored and routed to {staff}; acknowledgement queued")
+
+
+@app.command("log")
+def log_cmd(
+    student: Annotated[str | None, typer.Option("--student", help="Student id.")] = None,
+    guardian: Annotated[str | None, typer.Option("--guardian", help="Guardian id.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the contact log: every message out and reply in, in time order."""
+    from bot.cli_support import print_log
+    from bot.contact_log import contact_log
+    from bot.lookup import guardian_by_ref, student_by_ref
+
+    if (student is None) == (guardian is None):
+        raise InvalidInputError("give exactly one of --student or --guardian")
+    ctx = context()
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        if student is not None:
+            sid = student_by_ref(s, school.id, student).id
+            entries = contact_log(s, student_id=sid)
+            target = ("student", sid)
+        else:
+            gid = guardian_by_ref(s, school.id, guardian or "").id
+            entries = contact_log(s, guardian_id=gid)
+            target = ("guardian", gid)
+        from bot.audit import audit
+
+        audit(s, f"cli:{os.environ.get('USER', 'unknown')}", "view_contact_log", *target)
+    if as_json:
+        print_json([e.as_dict() for e in entries])
+    else:
+        print_log(out, entries)
+
+
+@app.command("review")
+def review_cmd(
+    resend: Annotated[int | None, typer.Option(help="Queue this delivery id again.")] = None,
+    mark_sent: Annotated[int | None, typer.Option(
+        help="Record this delivery id as sent (you checked it went).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deliveries a person must check: a worker stopped mid-send and the provider can't say."""
+    from bot.cli_support import review
+
+    rows = review(context(), resend=resend, mark_sent=mark_sent)
+    if as_json:
+        print_json(rows)
+        return
+    if resend or mark_sent:
+        out.print("done")
+        return
+    if not rows:
+        out.print("nothing needs review")
+    for r in rows:
+        out.print(f"delivery {r['id']} ({r['channel']}, guardian {r['guardian_id']}, "
+                  f"message {r['message_id']}): {r['last_error']}")
+
+
+@app.command("demo")
+def demo_cmd() -> None:
+    """Try everything with no accounts: example roster, messages, a reply, the contact log."""
+    from bot.demo import run_demo
+
+    run_demo(Context(get_settings()), out)
+
+
+def main() -> None:
+    """Entry point: run the app, turning expected failures into one line on stderr."""
+    try:
+        app()
+    except SchoolgateError as exc:
+        err.print(f"error: {exc}", highlight=False)
+        sys.exit(1)
+    except OperationalError as exc:
+        err.print(f"error: the database is not available ({exc.orig.__class__.__name__}); "
+                  "check SCHOOLGATE_DATABASE_URL", highlight=False)
+        sys.exit(1)
+    except Exception as exc:  # the last line of defence: one line, details on request
+        if os.environ.get("SCHOOLGATE_DEBUG"):
+            raise
+        err.print(f"error: unexpected {type(exc).__name__}: {exc} "
+                  "(set SCHOOLGATE_DEBUG=1 to see the traceback)", highlight=False)
+        sys.exit(1)

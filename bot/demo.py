@@ -1,0 +1,93 @@
+"""`schoolgate demo`: the whole journey on the embedded default, with no accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from sqlalchemy import select
+
+from bot.cli_support import outbox_summary, print_log, simulate_reply
+from bot.contact_log import contact_log
+from bot.context import Context
+from bot.journeys.good_news import queue_good_news
+from bot.journeys.meetings import queue_invitation
+from bot.lookup import student_by_ref
+from bot.store.models import Guardian, StudentGuardian
+
+EXAMPLE_ROSTER = Path(__file__).parent / "data" / "roster.csv"
+
+GOOD_NEWS = [
+    ("S001", "Amelia read a whole chapter aloud to the class today and helped a friend "
+             "with the hard words."),
+    ("S002", "Yusuf finished every maths problem this week and explained his method "
+             "to his group."),
+    ("S004", "Sofia was kind to a new classmate at lunch and showed her around the school."),
+]
+
+
+def run_demo(ctx: Context, console: Console) -> None:
+    """Import the example roster, send good news and an invitation, simulate a reply."""
+    from bot.roster import import_roster
+
+    ctx.upgrade()
+    console.print(f"[bold]1. Database[/] {ctx.engine.url.render_as_string(hide_password=True)}")
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        school_id, zone = school.id, ZoneInfo(school.timezone)
+    report = import_roster(ctx.factory, school_id, EXAMPLE_ROSTER, ctx.settings.default_region)
+    console.print(f"[bold]2. Roster[/] {report.rows_total} rows from {EXAMPLE_ROSTER.name}: "
+                  f"{report.created_students} students and {report.created_guardians} "
+                  f"guardians new, {len(report.errors)} bad rows")
+
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        queued = 0
+        for ref, text in GOOD_NEWS:
+            student = student_by_ref(s, school.id, ref)
+            assert student.key_worker is not None
+            _, rows = queue_good_news(s, school, student, student.key_worker, text, ctx.channels)
+            queued += len(rows)
+        student = student_by_ref(s, school.id, "S003")
+        assert student.key_worker is not None
+        day = datetime.now(zone).date() + timedelta(days=7)
+        options = [datetime.combine(day + timedelta(days=i), time(15, 30), zone)
+                   for i in range(2)]
+        _, rows = queue_invitation(
+            s, school, student, student.key_worker,
+            why="to talk about how Oliwia is settling in and what is going well",
+            options=options, where="Room 4, next to the main office (come in by the front gate)",
+            minutes=30, who=[(student.key_worker.name, "Oliwia's class teacher and key worker")],
+            available=ctx.channels)
+        queued += len(rows)
+        polish = s.scalar(select(Guardian).join(StudentGuardian)
+                          .where(StudentGuardian.student_id == student.id,
+                                 Guardian.phone.is_not(None)).order_by(Guardian.id))
+        reply_from = polish.phone if polish else None
+        oliwia_id = student.id
+    console.print(f"[bold]3. Messages[/] {len(GOOD_NEWS)} good-news notes and 1 meeting "
+                  f"invitation: {queued} deliveries queued")
+
+    import asyncio
+
+    sent = asyncio.run(ctx.worker().run(until_empty=True))
+    console.print(f"[bold]4. Worker[/] sent {sent} through the outbox channel")
+
+    if reply_from:
+        inbound = simulate_reply(ctx, reply_from, "Dziękuję! Pasuje mi termin 2.")
+        who = inbound.routed_to.name if inbound.routed_to else "the office"
+        console.print(f"[bold]5. Reply[/] a parent answered by SMS; stored and routed to {who}")
+        asyncio.run(ctx.worker().run(until_empty=True))
+
+    with ctx.factory() as s:
+        entries = contact_log(s, student_id=oliwia_id)
+    console.print("[bold]6. Contact log for student S003[/]")
+    print_log(console, entries)
+    folder = Path(ctx.settings.outbox_dir).resolve()
+    counts = ", ".join(f"{n} {c}" for c, n in outbox_summary(folder).items())
+    console.print(f"[bold]Outbox[/] {folder} ({counts}): open the .eml files in any mail "
+                  "program, the .json files in any editor.")
+    console.print("Next: [bold]schoolgate log --student S001[/], "
+                  "[bold]schoolgate good-news --help[/], [bold]schoolgate serve[/]")

@@ -1,0 +1,36 @@
+"""`schoolgate serve`: the web app plus background workers in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from bot.context import Context
+from bot.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def build_server_app(ctx: Context, run_workers: bool = True) -> FastAPI:
+    """The web app, with the outbox worker running beside it while it serves."""
+    app = create_app(ctx)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = []
+        if run_workers:
+            tasks.append(asyncio.create_task(ctx.worker().run(stop), name="outbox-worker"))
+        log.info("serving with %d background task(s)", len(tasks))
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -1,0 +1,80 @@
+"""Audience and channel choice: who hears about a child, and on which channel."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.context import Context
+from bot.dispatcher import choose_channel, dispatch
+from bot.journeys.good_news import queue_good_news
+from bot.store.models import Delivery, DeliveryStatus, GuardianChannel, Message, utcnow
+from tests import factories as f
+
+ALL = {"sms", "email", "telegram"}
+
+
+def test_every_contactable_guardian_gets_one_row_in_their_first_channel(ctx: Context) -> None:
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        teacher = f.staff(s, school, name="Ms Shah")
+        child = f.student(s, school, teacher, first_name="Amelia")
+        mum = f.guardian(s, school, child, channel_order=["email", "sms"])
+        dad = f.guardian(s, school, child)
+        f.guardian(s, school, child, may_contact=False)
+        message, rows = queue_good_news(s, school, child, teacher, "Lovely reading today.", ALL)
+    assert {(r.guardian_id, r.channel) for r in rows} == {(mum.id, "email"), (dad.id, "sms")}
+    email_row = next(r for r in rows if r.channel == "email")
+    assert email_row.address == mum.email
+    assert "Amelia" in email_row.subject and "Lovely reading today." in email_row.rendered_text
+    assert "Ms Shah" in email_row.rendered_text
+    with ctx.factory() as s, s.begin():
+        again = dispatch(s, s.get(Message, message.id), ALL)
+    assert again == []  # dispatching twice writes nothing new
+
+
+def test_choice_respects_consent_opt_out_missing_address_and_failed_address(
+        ctx: Context) -> None:
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        g = f.guardian(s, school, channel_order=["sms", "email", "telegram"],
+                       consent={"sms": False})
+        assert choose_channel(g, ALL).channel == "email"
+        s.add(GuardianChannel(guardian_id=g.id, channel="email", consent=True,
+                              opted_out_at=utcnow()))
+        s.flush()
+        s.refresh(g, ["channels"])
+        choice = choose_channel(g, ALL)
+        assert choice.channel is None
+        assert choice.reasons == ("sms: no consent", "email: opted out", "telegram: no address")
+
+
+def test_failed_address_is_skipped_until_the_address_changes(ctx: Context) -> None:
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        g = f.guardian(s, school)
+        s.add(GuardianChannel(guardian_id=g.id, channel="sms", consent=True,
+                              failed_address=g.phone, failed_reason="invalid number"))
+        s.flush()
+        s.refresh(g, ["channels"])
+        assert choose_channel(g, ALL).channel == "email"
+        g.phone = "+447700900999"
+        assert choose_channel(g, ALL).channel == "sms"
+
+
+def test_channel_not_set_up_is_passed_over(ctx: Context) -> None:
+    with ctx.factory() as s, s.begin():
+        g = f.guardian(s, ctx.school(s))
+        assert choose_channel(g, {"email"}).channel == "email"
+
+
+def test_unreachable_guardian_is_recorded_with_reason_not_dropped(ctx: Context) -> None:
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        teacher = f.staff(s, school)
+        child = f.student(s, school, teacher)
+        f.guardian(s, school, child, phone=None, email=None)
+        queue_good_news(s, school, child, teacher, "Great effort in PE.", ALL)
+    with ctx.factory() as s:
+        row = s.scalars(select(Delivery)).one()
+    assert row.status == DeliveryStatus.UNREACHABLE and row.channel is None
+    assert "sms: no address" in (row.last_error or "")
