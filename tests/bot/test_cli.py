@@ -1,0 +1,66 @@
+"""The command line as a user meets it: help on every command, one-line errors, the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = ["demo", "serve", "worker", "import-roster", "good-news", "invite", "log",
+            "simulate-reply", "review", "db"]
+
+
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m bot ARGS` in `cwd` with a clean schoolgate environment."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("SCHOOLGATE_", "TWILIO_", "SMTP_", "IMAP_", "TELEGRAM_"))}
+    base["PYTHONPATH"] = str(ROOT)
+    base["COLUMNS"] = "200"
+    base.update(env or {})
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=base,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    top = run("--help", cwd=tmp_path)
+    assert top.returncode == 0
+    for command in COMMANDS:
+        assert command in top.stdout
+        sub = run(command, "--help", cwd=tmp_path)
+        assert sub.returncode == 0, sub.stderr
+        assert "Usage" in sub.stdout
+
+
+def test_errors_are_one_clear_line(tmp_path: Path) -> None:
+    result = run("good-news", "--student", "NOPE", "--from", "x@example.org", "Well done",
+                 cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: no student with id 'NOPE'"
+    assert "Traceback" not in result.stderr
+
+
+def test_placeholder_secret_stops_start_up_with_the_variable_name(tmp_path: Path) -> None:
+    result = run("worker", "--until-empty", cwd=tmp_path,
+                 env={"TELEGRAM_BOT_TOKEN": "changeme"})
+    assert result.returncode == 1
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_in_an_empty_folder_and_writes_outbox_files(tmp_path: Path) -> None:
+    result = run("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "schoolgate.db").exists()
+    sms = list((tmp_path / "outbox" / "sms").glob("*.json"))
+    emails = list((tmp_path / "outbox" / "email").glob("*.eml"))
+    assert sms and emails
+    assert "routed to" in result.stdout
+    log = run("log", "--student", "S003", "--json", cwd=tmp_path)
+    entries = json.loads(log.stdout)
+    assert [e["direction"] for e in entries].count("in") == 1
+    assert any(e["kind"] == "invitation" and e["status"] == "sent" for e in entries)
