@@ -10,7 +10,6 @@ from typing import Any
 import phonenumbers
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 from sqlalchemy import select
 
 from bot import inbox
@@ -84,7 +83,7 @@ def parse_simulated(ctx: Context, sender: str, text: str) -> InboundParsed:
         number = phonenumbers.parse(sender, ctx.settings.default_region)
     except phonenumbers.NumberParseException:
         number = None
-    if number is None or not phonenumbers.is_valid_number(number):
+    if number is None or not phonenumbers.is_possible_number(number):
         raise InvalidInputError(f"--from {sender!r} is not a phone number, an email address or "
                                 "telegram:<chat id>")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -106,20 +105,21 @@ def simulate_reply(ctx: Context, sender: str, text: str) -> InboundMessage:
 
 
 def print_log(console: Console, entries: list[LogEntry]) -> None:
-    """The contact log as a table: original and translation side by side."""
+    """The contact log as readable blocks: who, when, status, then the text (and translation)."""
     if not entries:
         console.print("no contact recorded yet")
         return
-    table = Table(show_lines=True)
-    for col in ("when (UTC)", "", "channel", "guardian", "status", "lang", "text",
-                "translation"):
-        table.add_column(col)
     for e in entries:
-        status = e.status + (f"\n{e.error}" if e.error else "")
-        table.add_row(e.at.strftime("%Y-%m-%d %H:%M"), "→" if e.direction == "out" else "←",
-                      e.channel or "-", e.guardian or "-", status, e.language or "-", e.text,
-                      e.translation or "")
-    console.print(table)
+        arrow, word = ("→", "to") if e.direction == "out" else ("←", "from")
+        status = e.status + (f": {e.error}" if e.error else "")
+        console.print(f"[bold]{e.at:%Y-%m-%d %H:%M} UTC {arrow} {e.channel or '-'} {word} "
+                      f"{e.guardian or 'unknown sender'}[/] [dim]({e.kind}, {status}, "
+                      f"{e.language or '?'})[/]", highlight=False)
+        for line in e.text.splitlines() or [""]:
+            console.print(f"    {line}", highlight=False, markup=False)
+        if e.translation:
+            console.print(f"    [dim]translation:[/] {e.translation}", highlight=False)
+        console.print()
 
 
 def review(ctx: Context, resend: int | None, mark_sent: int | None) -> list[dict[str, Any]]:

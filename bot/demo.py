@@ -20,12 +20,13 @@ from bot.store.models import Guardian, StudentGuardian
 EXAMPLE_ROSTER = Path(__file__).parent / "data" / "roster.csv"
 
 GOOD_NEWS = [
-    ("S001", "Amelia read a whole chapter aloud to the class today and helped a friend "
+    ("S002", "Ayaan read a whole chapter aloud to the class today and helped a friend "
              "with the hard words."),
-    ("S002", "Yusuf finished every maths problem this week and explained his method "
+    ("S003", "Yusuf finished every maths problem this week and explained his method "
              "to his group."),
-    ("S004", "Sofia was kind to a new classmate at lunch and showed her around the school."),
+    ("S004", "Lucía was kind to a new classmate at lunch and showed her around the school."),
 ]
+INVITED = "S001"
 
 
 def run_demo(ctx: Context, console: Console) -> None:
@@ -50,23 +51,24 @@ def run_demo(ctx: Context, console: Console) -> None:
             assert student.key_worker is not None
             _, rows = queue_good_news(s, school, student, student.key_worker, text, ctx.channels)
             queued += len(rows)
-        student = student_by_ref(s, school.id, "S003")
+        student = student_by_ref(s, school.id, INVITED)
         assert student.key_worker is not None
         day = datetime.now(zone).date() + timedelta(days=7)
         options = [datetime.combine(day + timedelta(days=i), time(15, 30), zone)
                    for i in range(2)]
         _, rows = queue_invitation(
             s, school, student, student.key_worker,
-            why="to talk about how Oliwia is settling in and what is going well",
+            why=f"to talk about how {student.first_name} is settling in and what is going well",
             options=options, where="Room 4, next to the main office (come in by the front gate)",
-            minutes=30, who=[(student.key_worker.name, "Oliwia's class teacher and key worker")],
+            minutes=30, who=[(student.key_worker.name,
+                              f"{student.first_name}'s class teacher and key worker")],
             available=ctx.channels)
         queued += len(rows)
         polish = s.scalar(select(Guardian).join(StudentGuardian)
                           .where(StudentGuardian.student_id == student.id,
                                  Guardian.phone.is_not(None)).order_by(Guardian.id))
         reply_from = polish.phone if polish else None
-        oliwia_id = student.id
+        invited_id = student.id
     console.print(f"[bold]3. Messages[/] {len(GOOD_NEWS)} good-news notes and 1 meeting "
                   f"invitation: {queued} deliveries queued")
 
@@ -82,8 +84,8 @@ def run_demo(ctx: Context, console: Console) -> None:
         asyncio.run(ctx.worker().run(until_empty=True))
 
     with ctx.factory() as s:
-        entries = contact_log(s, student_id=oliwia_id)
-    console.print("[bold]6. Contact log for student S003[/]")
+        entries = contact_log(s, student_id=invited_id)
+    console.print(f"[bold]6. Contact log for student {INVITED}[/]")
     print_log(console, entries)
     folder = Path(ctx.settings.outbox_dir).resolve()
     counts = ", ".join(f"{n} {c}" for c, n in outbox_summary(folder).items())

@@ -60,7 +60,7 @@ def test_demo_runs_in_an_empty_folder_and_writes_outbox_files(tmp_path: Path) ->
     emails = list((tmp_path / "outbox" / "email").glob("*.eml"))
     assert sms and emails
     assert "routed to" in result.stdout
-    log = run("log", "--student", "S003", "--json", cwd=tmp_path)
+    log = run("log", "--student", "S001", "--json", cwd=tmp_path)
     entries = json.loads(log.stdout)
     assert [e["direction"] for e in entries].count("in") == 1
     assert any(e["kind"] == "invitation" and e["status"] == "sent" for e in entries)
