@@ -78,6 +78,13 @@ class SmtpSettings(BaseSettings):
     starttls: bool = True
     from_address: str | None = None
     rate_per_second: float = 20.0
+    use_tls: bool = False  # implicit TLS from the first byte (port 465); else STARTTLS
+    reply_domain: str | None = None  # domain of reply addresses; default: from_address's
+    reply_mailbox: str = "replies"  # replies go to {reply_mailbox}+{token}@{reply_domain}
+    tls_verify: bool = True
+    ca_file: str | None = None  # extra CA bundle (PEM), e.g. for a self-signed relay
+    timeout: float = 30.0
+    connections: int = Field(default=2, ge=1, le=16)  # SMTP connections kept open
 
     @property
     def configured(self) -> bool:
@@ -105,6 +112,16 @@ class ImapSettings(BaseSettings):
     password: str | None = None
     use_ssl: bool = True
     poll_seconds: float = 60.0
+    mailbox: str = "INBOX"
+    idle: bool = True  # wait with IMAP IDLE when the server offers it
+    tls_verify: bool = True
+    ca_file: str | None = None  # extra CA bundle (PEM), e.g. for a self-signed server
+    timeout: float = 30.0
+
+    @property
+    def configured(self) -> bool:
+        """True when an IMAP host has been set."""
+        return bool(self.host)
 
 
 class TelegramSettings(BaseSettings):
@@ -115,7 +132,12 @@ class TelegramSettings(BaseSettings):
     bot_token: str | None = None
     api_base_url: str = "https://api.telegram.org"
     webhook_secret: str | None = None
-    rate_per_second: float = 25.0
+    rate_per_second: float = 25.0  # Telegram allows about 30 a second per bot
+    bot_username: str | None = None  # for t.me links; asked of Telegram (getMe) when unset
+    link_ttl_hours: float = Field(default=72.0, gt=0)  # how long a family's link works
+    mode: Literal["webhook", "polling"] = "webhook"  # polling is for development
+    timeout: float = Field(default=10.0, gt=0)  # seconds for one Bot API call
+    poll_timeout: int = Field(default=30, ge=0)  # long-poll seconds for getUpdates
 
     @property
     def configured(self) -> bool:
@@ -129,6 +151,10 @@ class TelegramSettings(BaseSettings):
             out.append("TELEGRAM_BOT_TOKEN is empty or a placeholder")
         if self.webhook_secret is not None and is_placeholder(self.webhook_secret):
             out.append("TELEGRAM_WEBHOOK_SECRET is empty or a placeholder")
+        elif self.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}",
+                                                      self.webhook_secret):
+            out.append("TELEGRAM_WEBHOOK_SECRET may use only A-Z, a-z, 0-9, _ and - "
+                       "(at most 256), as Telegram requires")
         return out
 
 
@@ -151,6 +177,13 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0
     stale_sending_seconds: float = 600.0
+    translation_backend: Literal["none", "libretranslate", "google", "deepl", "microsoft"] = "none"
+    translation_url: str = "http://127.0.0.1:5000"
+    translation_api_key: str | None = None
+    translation_region: str | None = None
+    translation_timeout: float = 20.0
+    translation_retry_seconds: float = 300.0
+    translation_give_up_hours: float = 4.0
 
     sms: TwilioSettings = Field(default_factory=TwilioSettings)
     email: SmtpSettings = Field(default_factory=SmtpSettings)

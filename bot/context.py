@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.store import make_engine, make_session_factory, upgrade
 from bot.store.models import School
+from bot.translate import TranslationStep
 from bot.worker import Worker, WorkerPolicy
 from channels.base import Channel
 from channels.registry import build_channels
+from translations.machine import build_translator
 
 
 @dataclass
@@ -62,5 +64,8 @@ class Context:
             retry_base_seconds=s.retry_base_seconds, retry_max_seconds=s.retry_max_seconds,
             stale_sending_seconds=s.stale_sending_seconds, poll_seconds=s.worker_poll_seconds,
         )
+        step = TranslationStep(self.factory, build_translator(s),
+                               retry_seconds=s.translation_retry_seconds,
+                               give_up_hours=s.translation_give_up_hours)
         return Worker(self.factory, self.channels, policy,  # type: ignore[arg-type]
-                      public_url=s.public_url, **overrides)
+                      public_url=s.public_url, translation=step, **overrides)

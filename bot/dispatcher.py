@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.render import render
+from bot.render import render, target_language
 from bot.store.models import (
     ChannelName,
     Delivery,
@@ -143,8 +143,16 @@ def _new_delivery(message: Message, guardian: Guardian, school: School,
             language=guardian.language, idempotency_key=key,
         )
         log.info("guardian %s unreachable for message %s", guardian.id, message.id)
+    elif target_language(guardian) != message.source_language:
+        # Free text needs machine translation first: bot/translate.py renders the row.
+        delivery = Delivery(
+            message=message, guardian=guardian, channel=choice.channel, address=choice.address,
+            rendered_text="", language=target_language(guardian),
+            status=DeliveryStatus.TRANSLATING, next_attempt_at=not_before or utcnow(),
+            idempotency_key=key,
+        )
     else:
-        rendered = render(message, guardian, school)
+        rendered = render(message, guardian, school, language=message.source_language)
         delivery = Delivery(
             message=message, guardian=guardian, channel=choice.channel, address=choice.address,
             subject=rendered.subject, rendered_text=rendered.text, language=rendered.language,

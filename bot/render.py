@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 
 from bot.store.models import Guardian, Message, MessageKind, School
@@ -32,18 +34,41 @@ def format_when(when: datetime, guardian: Guardian, school: School, language: st
                            locale=language.replace("-", "_"))
 
 
-def render(message: Message, guardian: Guardian, school: School) -> Rendered:
-    """The text one guardian receives for one message."""
-    language = catalog_language(guardian.language)
-    if message.source_language != language:
-        # Free text is only ever shown in the language it was written in until machine
-        # translation is configured; the frame follows so the message reads as one language.
-        language = message.source_language
+def target_language(guardian: Guardian) -> str:
+    """The language a guardian will read: theirs when fixed texts exist in it, else English."""
+    return catalog_language(guardian.language)
+
+
+def free_text(message: Message) -> list[str]:
+    """The parts of a message staff wrote themselves: these need machine translation."""
+    parts = [message.source_text.strip()]
+    if message.kind == MessageKind.INVITATION:
+        parts.append(str(message.details.get("where", "")).strip())
+        parts += [str(p.get("role", "")).strip() for p in message.details.get("who", [])]
+    return [p for p in parts if p]
+
+
+def render(message: Message, guardian: Guardian, school: School, *,
+           language: str | None = None, translated: Mapping[str, str] | None = None,
+           note_language: str | None = None) -> Rendered:
+    """The text one guardian receives for one message.
+
+    `language` is the language of the whole message (default: the source language);
+    `translated` maps each free-text part to its translation in that language. When a
+    message goes out untranslated, `note_language` adds one line in the family's own
+    language saying so, so nobody receives a language they cannot read without a word.
+    """
+    language = language or message.source_language
+    tr = translated or {}
+
+    def free(text: str) -> str:
+        return tr.get(text.strip(), text.strip())
+
     _ = translations_for(language).gettext
     student = message.student
     child = student.first_name if student else ""
     author = message.author.name if message.author else school.name
-    body = message.source_text.strip()
+    body = free(message.source_text)
 
     if message.kind == MessageKind.GOOD_NEWS:
         subject = _("Good news about {child}").format(child=child)
@@ -55,33 +80,46 @@ def render(message: Message, guardian: Guardian, school: School) -> Rendered:
         ])
     elif message.kind == MessageKind.INVITATION:
         subject = _("Invitation: a meeting about {child}").format(child=child)
-        text = _render_invitation(message, guardian, school, language, child, author)
+        text = _render_invitation(message, guardian, school, language, child, author, free)
     else:
         subject = _("A message from {school}").format(school=school.name)
         text = body
+    if note_language and note_language != language:
+        text = untranslated_note(note_language, language) + "\n\n" + text
     return Rendered(subject=subject, text=text, language=language)
 
 
+def untranslated_note(note_language: str, written_in: str) -> str:
+    """One line, in the family's language, saying the message could not be translated."""
+    _ = translations_for(note_language).gettext
+    try:
+        name = Locale.parse(written_in).get_display_name(Locale.parse(note_language))
+    except (ValueError, UnknownLocaleError):
+        name = written_in
+    return _("This message is in {language} because we could not translate it. Reply if you "
+             "would like help to read it.").format(language=name)
+
+
 def _render_invitation(message: Message, guardian: Guardian, school: School, language: str,
-                       child: str, author: str) -> str:
+                       child: str, author: str, free: Callable[[str], str]) -> str:
     _ = translations_for(language).gettext
     details = message.details
     lines = [
         _("Hello {name}, we would like to meet you to talk about {child}.").format(
             name=guardian.first_name, child=child),
-        _("Why: {why}").format(why=message.source_text.strip()),
+        _("Why: {why}").format(why=free(message.source_text)),
     ]
     people = details.get("who", [])
     if people:
         lines.append(_("Who will be there:"))
-        lines += [f"- {p['name']}, {p['role']}" for p in people]
+        lines += [f"- {p['name']}, {free(p['role'])}" for p in people]
     options = [datetime.fromisoformat(o) for o in details.get("options", [])]
     if options:
         lines.append(_("When (reply with the number that suits you):"))
         lines += [f"{i}. {format_when(o, guardian, school, language)}"
                   for i, o in enumerate(options, 1)]
     if details.get("where"):
-        lines.append(_("Where: {where}").format(where=details["where"]))
+        lines.append(_("Where: {where}").format(where=free(details["where"])))
     if details.get("minutes"):
         lines.append(_("How long: about {minutes} minutes").format(minutes=details["minutes"]))
     lines.append(_("You are welcome to bring a friend, relative or supporter. "

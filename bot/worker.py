@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dispatcher import fall_back, mark_address_failed
 from bot.store.models import Delivery, DeliveryStatus, utcnow
+from bot.translate import TranslationStep
 from channels.base import Channel, DeliveryOutcome, DeliveryResult, OutgoingMessage
 
 log = logging.getLogger(__name__)
@@ -103,13 +104,15 @@ class Worker:
 
     def __init__(self, factory: sessionmaker[Session], channels: Mapping[str, Channel],
                  policy: WorkerPolicy | None = None, worker_id: str | None = None,
-                 clock: Callable[[], datetime] = utcnow, public_url: str = "") -> None:
+                 clock: Callable[[], datetime] = utcnow, public_url: str = "",
+                 translation: TranslationStep | None = None) -> None:
         self.factory = factory
         self.channels = dict(channels)
         self.policy = policy or WorkerPolicy()
         self.worker_id = worker_id or new_worker_id()
         self.clock = clock
         self.public_url = public_url
+        self.translation = translation
         self.sent = 0
 
     # -- claiming ------------------------------------------------------------------------
@@ -246,7 +249,8 @@ class Worker:
         await self.recover()
         last_recovery = self.clock()
         while not stop.is_set():
-            if await self.run_batch():
+            prepared = await self.translation.run(self.clock()) if self.translation else 0
+            if await self.run_batch() or prepared:
                 continue
             if until_empty:
                 break

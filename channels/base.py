@@ -104,12 +104,12 @@ class RateLimiter:
         if not self.interval:
             return
         async with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        delay = start - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+            delay = self._next - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # Space from the actual start, not the planned one: a sleep that overran must
+            # not let the next call start early, or a 1 s window could hold rate + 1 starts.
+            self._next = time.monotonic() + self.interval
 
 
 class Channel(ABC):

@@ -99,6 +99,7 @@ class Urgency(enum.StrEnum):
 class DeliveryStatus(enum.StrEnum):
     """Life of one outbox row. Order of the 'sent' family matters for callbacks."""
 
+    TRANSLATING = "translating"
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"
@@ -347,3 +348,20 @@ class TelegramLink(Base):
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
     chat_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class TranslationCache(Base):
+    """A machine translation of masked text (no personal data), reused across messages."""
+
+    __tablename__ = "translation_cache"
+    __table_args__ = (UniqueConstraint("backend", "source_language", "target_language",
+                                       "source_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    backend: Mapped[str] = mapped_column(String(32))
+    source_language: Mapped[str] = mapped_column(String(16))
+    target_language: Mapped[str] = mapped_column(String(16))
+    source_hash: Mapped[str] = mapped_column(String(64))
+    source_text: Mapped[str] = mapped_column(Text)
+    translated_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

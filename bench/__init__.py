@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (run e.g. `python -m bench.dispatch`)."""

@@ -1,0 +1,148 @@
+"""Email throughput: schoolgate's whole path against Apprise, to the same local SMTP sink.
+
+Run from the repository root: `python -m bench.channels` (or `python bench/channels.py`).
+schoolgate: the dispatcher renders and writes 1,000 outbox rows (SQLite), the real Worker
+sends them through SmtpEmailChannel (pooled connections) and records every status.
+Apprise: the same 1,000 recipients, one mailto:// URL each, throttling off
+(`request_rate_per_sec = 0`). Apprise is a benchmark-only install (`pip install apprise`).
+Also prints bench/sms_rate.py's figures when that module exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `bench`, `bot`, `channels` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import selectinload
+
+from bench._common import count_status, sqlite_database
+from bot.config import SmtpSettings
+from bot.dispatcher import dispatch
+from bot.store import make_engine, make_session_factory
+from bot.store.models import Guardian, Message, MessageKind, School
+from bot.worker import Worker, WorkerPolicy
+from channels.email import SmtpEmailChannel
+from tests.standins.smtp import SmtpStandIn
+
+FROM = "Bench School <office@school.test>"
+TEXT = ("The school will close at 1pm on Friday for staff training. "
+        "Please collect your child at 1pm. Thank you.")
+
+
+def _seed_guardians(url: str, n: int) -> int:
+    """A school and `n` guardians reachable by email only (the roster, not timed)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            school_id = conn.execute(insert(School).values(
+                name="Bench School", timezone="Europe/London", staff_language="en",
+                languages=[], policy={}).returning(School.id)).scalar_one()
+            conn.execute(insert(Guardian), [
+                {"school_id": school_id, "ref": f"G{i}", "first_name": "Parent",
+                 "last_name": f"P{i}", "language": "en", "email": f"parent{i}@family.test",
+                 "channel_order": ["email"]} for i in range(n)])
+        return int(school_id)
+    finally:
+        engine.dispose()
+
+
+async def _schoolgate(url: str, sink: SmtpStandIn, n: int, connections: int) -> dict[str, Any]:
+    school_id = _seed_guardians(url, n)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    settings = SmtpSettings(_env_file=None, host=sink.host, port=sink.port,  # type: ignore[call-arg]
+                            starttls=False, from_address=FROM, rate_per_second=0,
+                            connections=connections, reply_domain="reply.school.test")
+    channel = SmtpEmailChannel(settings)
+    before = len(sink.received)
+    opened_before = sink.connections
+    start = time.perf_counter()
+    with factory() as session, session.begin():
+        guardians = list(session.scalars(select(Guardian).options(
+            selectinload(Guardian.channels)).where(Guardian.school_id == school_id)))
+        message = Message(school_id=school_id, kind=MessageKind.NOTICE, source_text=TEXT,
+                          source_language="en", details={})
+        session.add(message)
+        dispatch(session, message, {"email"}, guardians=guardians)
+    worker = Worker(factory, {"email": channel}, WorkerPolicy(batch_size=250),
+                    public_url="http://127.0.0.1:8000")
+    sent = await worker.run(until_empty=True)
+    elapsed = time.perf_counter() - start
+    engine.dispose()
+    return {"sent": sent, "received": len(sink.received) - before, "seconds": elapsed,
+            "rate": sent / elapsed, "statuses": count_status(url),
+            "connections": sink.connections - opened_before}
+
+
+def _apprise(sink: SmtpStandIn, n: int) -> dict[str, Any] | None:
+    try:
+        import apprise
+        from apprise.plugins.email.base import NotifyEmail
+    except ImportError:
+        return None
+    NotifyEmail.request_rate_per_sec = 0  # throttling off, as schoolgate's is
+    logging.getLogger("apprise").setLevel(logging.ERROR)
+    notifier = apprise.Apprise()
+    for i in range(n):
+        notifier.add(f"mailto://{sink.host}:{sink.port}?mode=insecure&user=office"
+                     f"&from=office@school.test&to=apprise{i}@family.test")
+    before = len(sink.received)
+    opened_before = sink.connections
+    start = time.perf_counter()
+    ok = notifier.notify(body=TEXT, title="School closes early on Friday")
+    elapsed = time.perf_counter() - start
+    received = len(sink.received) - before
+    return {"ok": bool(ok), "received": received, "seconds": elapsed,
+            "rate": received / elapsed, "connections": sink.connections - opened_before,
+            "version": getattr(apprise, "__version__", "?")}
+
+
+def _sms_rate() -> str:
+    try:
+        from bench.sms_rate import measure_sms_rate  # type: ignore[import-not-found]
+    except ImportError:
+        return "sms rate: not available (bench/sms_rate.py is not there)"
+    result = measure_sms_rate()
+    return "sms rate: " + ", ".join(f"{k}={v}" for k, v in result.items())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print emails per second for schoolgate and Apprise, and their ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=1000, help="recipients (default 1000)")
+    parser.add_argument("--connections", type=int, default=4,
+                        help="SMTP connections schoolgate keeps open (default 4)")
+    args = parser.parse_args(argv)
+    sink = SmtpStandIn(tls=False, auth=False).start()
+    try:
+        with sqlite_database() as url:
+            ours = asyncio.run(_schoolgate(url, sink, args.n, args.connections))
+        print(f"schoolgate: {ours['sent']} emails in {ours['seconds']:.2f}s = "
+              f"{ours['rate']:.0f} emails/s (dispatcher render + outbox rows on SQLite, Worker "
+              f"+ SmtpEmailChannel, statuses recorded; {ours['connections']} SMTP connections; "
+              f"sink received {ours['received']}; statuses {ours['statuses']})")
+        theirs = _apprise(sink, args.n)
+        if theirs is None:
+            print("apprise: not installed; `pip install apprise` (benchmark only) to compare")
+        else:
+            print(f"apprise {theirs['version']}: {theirs['received']} emails in "
+                  f"{theirs['seconds']:.2f}s = {theirs['rate']:.0f} emails/s "
+                  f"(request_rate_per_sec=0; {theirs['connections']} SMTP connections)")
+            print(f"ratio: schoolgate sends {ours['rate'] / theirs['rate']:.1f}x "
+                  f"Apprise's rate")
+    finally:
+        sink.stop()
+    print(_sms_rate())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Machine translation of outbox rows, batched and cached, personal data masked.
+
+Rows waiting in 'translating' are grouped by message and language. Each message's
+free text is masked (names, numbers, emails, links), looked up in the cache, and what is
+missing is sent to the backend in one batched request per language pair, however
+many families read that language. If the backend fails, the rows wait and are retried;
+after the configured time the author is told (audit log and `schoolgate review`), and a
+person may send the message in the staff language with a note in the family's language.
+Without a backend, rows go out in the staff language with that note at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from bot.audit import audit
+from bot.privacy import Masked, PlaceholderLostError, mask, unmask
+from bot.render import free_text, render
+from bot.store.models import (
+    Delivery,
+    DeliveryStatus,
+    Message,
+    School,
+    StudentGuardian,
+    TranslationCache,
+    utcnow,
+)
+from translations.machine import TranslationError, Translator
+
+log = logging.getLogger(__name__)
+DELAYED = "translation unavailable"
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def names_in(session: Session, message: Message) -> list[str]:
+    """Every name that must not leave the school: the child, their guardians, staff."""
+    names: list[str] = []
+    if message.student is not None:
+        st = message.student
+        names += [st.first_name, st.last_name]
+        if st.key_worker is not None:
+            names.append(st.key_worker.name)
+        links = session.scalars(select(StudentGuardian).where(
+            StudentGuardian.student_id == st.id).options(selectinload(StudentGuardian.guardian)))
+        for link in links:
+            names += [link.guardian.first_name, link.guardian.last_name]
+    if message.author is not None:
+        names.append(message.author.name)
+    names += [str(p.get("name", "")) for p in message.details.get("who", [])]
+    # "Ms Shah" is masked whole, and "Shah" alone too
+    names += [part for n in list(names) for part in n.split() if len(part) > 2]
+    return names
+
+
+class TranslationStep:
+    """Turns 'translating' rows into rendered, queued rows."""
+
+    def __init__(self, factory: sessionmaker[Session], translator: Translator | None, *,
+                 retry_seconds: float = 300.0, give_up_hours: float = 4.0) -> None:
+        self.factory = factory
+        self.translator = translator
+        self.retry = retry_seconds
+        self.give_up = timedelta(hours=give_up_hours)
+        self.requests = 0  # backend calls made, for tests and benchmarks
+
+    async def run(self, now: datetime | None = None, limit: int = 5000) -> int:
+        """Translate and queue what is due; returns the number of rows queued."""
+        now = now or utcnow()
+        with self.factory() as session:
+            rows = list(session.scalars(
+                select(Delivery).where(Delivery.status == DeliveryStatus.TRANSLATING,
+                                       Delivery.next_attempt_at <= now)
+                .order_by(Delivery.id).limit(limit)
+                .options(selectinload(Delivery.guardian),
+                         selectinload(Delivery.message).selectinload(Message.student),
+                         selectinload(Delivery.message).selectinload(Message.author))))
+            if not rows:
+                return 0
+            messages = {r.message_id: r.message for r in rows}
+            masked = {mid: {part: mask(part, names_in(session, m)) for part in free_text(m)}
+                      for mid, m in messages.items()}
+        translations, failures = await self._translate(rows, messages, masked)
+        return self._store(rows, messages, masked, translations, failures, now)
+
+    async def _translate(self, rows: list[Delivery], messages: dict[int, Message],
+                         masked: dict[int, dict[str, Masked]]
+                         ) -> tuple[dict[tuple[str, str, str], str], dict[tuple[str, str], str]]:
+        """(source, target, masked text) -> translation, from cache then backend."""
+        wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for row in rows:
+            source = messages[row.message_id].source_language
+            for m in masked[row.message_id].values():
+                wanted[(source, row.language)].add(m.text)
+        found: dict[tuple[str, str, str], str] = {}
+        failures: dict[tuple[str, str], str] = {}
+        if self.translator is None:
+            return found, {pair: "no translation service is configured" for pair in wanted}
+        backend = self.translator.name
+        with self.factory() as session:
+            for (source, target), texts in wanted.items():
+                hashes = {_hash(t): t for t in texts}
+                for hit in session.scalars(select(TranslationCache).where(
+                        TranslationCache.backend == backend,
+                        tuple_(TranslationCache.source_language,
+                               TranslationCache.target_language) == (source, target),
+                        TranslationCache.source_hash.in_(list(hashes)))):
+                    found[(source, target, hashes[hit.source_hash])] = hit.translated_text
+        for (source, target), texts in wanted.items():
+            missing = sorted(t for t in texts if (source, target, t) not in found)
+            if not missing:
+                continue
+            try:
+                self.requests += 1
+                result = await self.translator.translate_batch(missing, source, target)
+            except TranslationError as exc:
+                failures[(source, target)] = str(exc)
+                log.warning("translation %s->%s failed: %s", source, target, exc)
+                continue
+            self._cache(backend, source, target, dict(zip(missing, result, strict=True)))
+            found.update({(source, target, t): r
+                          for t, r in zip(missing, result, strict=True)})
+        return found, failures
+
+    def _cache(self, backend: str, source: str, target: str, pairs: dict[str, str]) -> None:
+        with self.factory() as session, session.begin():
+            for text, translated in pairs.items():
+                digest = _hash(text)
+                exists = session.scalar(select(TranslationCache.id).where(
+                    TranslationCache.backend == backend,
+                    TranslationCache.source_language == source,
+                    TranslationCache.target_language == target,
+                    TranslationCache.source_hash == digest))
+                if exists is None:
+                    session.add(TranslationCache(
+                        backend=backend, source_language=source, target_language=target,
+                        source_hash=digest, source_text=text, translated_text=translated))
+
+    def _store(self, rows: list[Delivery], messages: dict[int, Message],
+               masked: dict[int, dict[str, Masked]], found: dict[tuple[str, str, str], str],
+               failures: dict[tuple[str, str], str], now: datetime) -> int:
+        queued = 0
+        with self.factory() as session, session.begin():
+            for stale in rows:
+                row = session.get(Delivery, stale.id, with_for_update=True)
+                if row is None or row.status != DeliveryStatus.TRANSLATING:
+                    continue
+                message = row.message
+                school = session.get(School, message.school_id)
+                source = message.source_language
+                error = failures.get((source, row.language))
+                translated: dict[str, str] = {}
+                if error is None:
+                    try:
+                        for part, m in masked[row.message_id].items():
+                            text = found[(source, row.language, m.text)]
+                            translated[part] = unmask(text, m.values)
+                    except (KeyError, PlaceholderLostError) as exc:
+                        error = "translation dropped a name or detail" \
+                            if isinstance(exc, PlaceholderLostError) else "translation missing"
+                if error is None:
+                    rendered = render(message, row.guardian, school, language=row.language,
+                                      translated=translated)
+                elif self.translator is None:
+                    rendered = render(message, row.guardian, school, language=source,
+                                      note_language=row.language)
+                else:
+                    self._wait(session, row, error, now)
+                    continue
+                row.subject, row.rendered_text = rendered.subject, rendered.text
+                row.language = rendered.language
+                row.status = DeliveryStatus.QUEUED
+                row.next_attempt_at = now
+                row.last_error = None
+                queued += 1
+        return queued
+
+    def _wait(self, session: Session, row: Delivery, error: str, now: datetime) -> None:
+        row.next_attempt_at = now + timedelta(seconds=self.retry * random.uniform(0.8, 1.2))
+        if now - row.created_at >= self.give_up:
+            if not (row.last_error or "").startswith(DELAYED):
+                audit(session, "system", "translation_delayed", "delivery", row.id,
+                      author_id=row.message.author_id, language=row.language)
+                log.warning("delivery %s: translation still failing; author told", row.id)
+            row.last_error = f"{DELAYED} since {row.created_at:%Y-%m-%d %H:%M} UTC: {error}"
+        else:
+            row.last_error = f"waiting for translation: {error}"
+
+
+def send_untranslated(session: Session, delivery_id: int, now: datetime | None = None) -> None:
+    """A person's choice: send in the staff language, with a note in the family's language."""
+    row = session.get(Delivery, delivery_id, with_for_update=True)
+    if row is None or row.status != DeliveryStatus.TRANSLATING:
+        raise LookupError(f"delivery {delivery_id} is not waiting for translation")
+    school = session.get(School, row.message.school_id)
+    rendered = render(row.message, row.guardian, school, language=row.message.source_language,
+                      note_language=row.language)
+    row.subject, row.rendered_text, row.language = rendered.subject, rendered.text, \
+        rendered.language
+    row.status = DeliveryStatus.QUEUED
+    row.next_attempt_at = now or utcnow()
+    audit(session, "staff", "send_untranslated", "delivery", row.id)
