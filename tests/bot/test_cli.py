@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = ["demo", "serve", "worker", "import-roster", "good-news", "invite", "log",
@@ -26,13 +29,14 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
                           capture_output=True, text=True, timeout=120)
 
 
-def test_every_command_has_help(tmp_path: Path) -> None:
-    top = run("--help", cwd=tmp_path)
-    assert top.returncode == 0
+def test_every_command_has_help() -> None:
+    runner = CliRunner()
+    top = runner.invoke(app, ["--help"], terminal_width=200)
+    assert top.exit_code == 0
     for command in COMMANDS:
         assert command in top.stdout
-        sub = run(command, "--help", cwd=tmp_path)
-        assert sub.returncode == 0, sub.stderr
+        sub = runner.invoke(app, [command, "--help"], terminal_width=200)
+        assert sub.exit_code == 0, sub.output
         assert "Usage" in sub.stdout
 
 
