@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.render import render, target_language
+from bot.render import render, same_language, target_language
 from bot.store.models import (
     ChannelName,
     Delivery,
@@ -143,7 +143,7 @@ def _new_delivery(message: Message, guardian: Guardian, school: School,
             language=guardian.language, idempotency_key=key,
         )
         log.info("guardian %s unreachable for message %s", guardian.id, message.id)
-    elif target_language(guardian) != message.source_language:
+    elif not same_language(target_language(guardian), message.source_language):
         # Free text needs machine translation first: bot/translate.py renders the row.
         delivery = Delivery(
             message=message, guardian=guardian, channel=choice.channel, address=choice.address,

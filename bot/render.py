@@ -35,8 +35,16 @@ def format_when(when: datetime, guardian: Guardian, school: School, language: st
 
 
 def target_language(guardian: Guardian) -> str:
-    """The language a guardian will read: theirs when fixed texts exist in it, else English."""
-    return catalog_language(guardian.language)
+    """The language a guardian reads, as a normalised locale code ('pt-BR' -> 'pt_BR')."""
+    try:
+        return str(Locale.parse(guardian.language.replace("-", "_")))
+    except (ValueError, UnknownLocaleError):
+        return catalog_language(guardian.language)
+
+
+def same_language(a: str, b: str) -> bool:
+    """True when two locale codes share a language ('en' and 'en_GB')."""
+    return a.replace("-", "_").split("_")[0].lower() == b.replace("-", "_").split("_")[0].lower()
 
 
 def free_text(message: Message) -> list[str]:

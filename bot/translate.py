@@ -17,12 +17,12 @@ import random
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.audit import audit
 from bot.privacy import Masked, PlaceholderLostError, mask, unmask
-from bot.render import free_text, render
+from bot.render import Rendered, free_text, render
 from bot.store.models import (
     Delivery,
     DeliveryStatus,
@@ -32,6 +32,7 @@ from bot.store.models import (
     TranslationCache,
     utcnow,
 )
+from translations import has_catalog
 from translations.machine import TranslationError, Translator
 
 log = logging.getLogger(__name__)
@@ -86,33 +87,58 @@ class TranslationStep:
                          selectinload(Delivery.message).selectinload(Message.author))))
             if not rows:
                 return 0
-            messages = {r.message_id: r.message for r in rows}
-            masked = {mid: {part: mask(part, names_in(session, m)) for part in free_text(m)}
-                      for mid, m in messages.items()}
-        translations, failures = await self._translate(rows, messages, masked)
-        return self._store(rows, messages, masked, translations, failures, now)
+            parts = self._parts(session, rows)
+        found, failures = await self._translate(rows, parts)
+        return self._store(rows, parts, found, failures, now)
 
-    async def _translate(self, rows: list[Delivery], messages: dict[int, Message],
-                         masked: dict[int, dict[str, Masked]]
+    def _parts(self, session: Session, rows: list[Delivery]) -> dict[int, dict[str, Masked]]:
+        """Per row: each text to translate, masked.
+
+        Where reviewed fixed wording exists in the family's language, only the free text
+        staff wrote is translated (once per message). Otherwise the whole message is
+        rendered in the staff language and translated, so no family reads a language
+        they did not choose; with names masked, it is the same text for every family.
+        """
+        names: dict[int, list[str]] = {}
+        per_message: dict[tuple[int, bool], dict[str, Masked]] = {}
+        out: dict[int, dict[str, Masked]] = {}
+        for row in rows:
+            message = row.message
+            if message.id not in names:
+                names[message.id] = names_in(session, message)
+            if has_catalog(row.language):
+                key = (message.id, True)
+                if key not in per_message:
+                    per_message[key] = {p: mask(p, names[message.id])
+                                        for p in free_text(message)}
+                out[row.id] = per_message[key]
+            else:
+                school = session.get(School, message.school_id)
+                whole = render(message, row.guardian, school, language=message.source_language)
+                guardian_names = [row.guardian.first_name, row.guardian.last_name]
+                out[row.id] = {p: mask(p, names[message.id] + guardian_names)
+                               for p in (whole.subject, whole.text)}
+        return out
+
+    async def _translate(self, rows: list[Delivery], parts: dict[int, dict[str, Masked]]
                          ) -> tuple[dict[tuple[str, str, str], str], dict[tuple[str, str], str]]:
-        """(source, target, masked text) -> translation, from cache then backend."""
+        """(source, target, masked text) -> translation, from the cache, then the backend."""
         wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
         for row in rows:
-            source = messages[row.message_id].source_language
-            for m in masked[row.message_id].values():
-                wanted[(source, row.language)].add(m.text)
+            for m in parts[row.id].values():
+                wanted[(row.message.source_language, row.language)].add(m.text)
         found: dict[tuple[str, str, str], str] = {}
-        failures: dict[tuple[str, str], str] = {}
         if self.translator is None:
             return found, {pair: "no translation service is configured" for pair in wanted}
+        failures: dict[tuple[str, str], str] = {}
         backend = self.translator.name
         with self.factory() as session:
             for (source, target), texts in wanted.items():
                 hashes = {_hash(t): t for t in texts}
                 for hit in session.scalars(select(TranslationCache).where(
                         TranslationCache.backend == backend,
-                        tuple_(TranslationCache.source_language,
-                               TranslationCache.target_language) == (source, target),
+                        TranslationCache.source_language == source,
+                        TranslationCache.target_language == target,
                         TranslationCache.source_hash.in_(list(hashes)))):
                     found[(source, target, hashes[hit.source_hash])] = hit.translated_text
         for (source, target), texts in wanted.items():
@@ -126,28 +152,27 @@ class TranslationStep:
                 failures[(source, target)] = str(exc)
                 log.warning("translation %s->%s failed: %s", source, target, exc)
                 continue
-            self._cache(backend, source, target, dict(zip(missing, result, strict=True)))
-            found.update({(source, target, t): r
-                          for t, r in zip(missing, result, strict=True)})
+            pairs = dict(zip(missing, result, strict=True))
+            self._cache(backend, source, target, pairs)
+            found.update({(source, target, t): r for t, r in pairs.items()})
         return found, failures
 
     def _cache(self, backend: str, source: str, target: str, pairs: dict[str, str]) -> None:
         with self.factory() as session, session.begin():
-            for text, translated in pairs.items():
-                digest = _hash(text)
-                exists = session.scalar(select(TranslationCache.id).where(
-                    TranslationCache.backend == backend,
-                    TranslationCache.source_language == source,
-                    TranslationCache.target_language == target,
-                    TranslationCache.source_hash == digest))
-                if exists is None:
-                    session.add(TranslationCache(
-                        backend=backend, source_language=source, target_language=target,
-                        source_hash=digest, source_text=text, translated_text=translated))
+            known = set(session.scalars(select(TranslationCache.source_hash).where(
+                TranslationCache.backend == backend,
+                TranslationCache.source_language == source,
+                TranslationCache.target_language == target,
+                TranslationCache.source_hash.in_([_hash(t) for t in pairs]))))
+            session.add_all(
+                TranslationCache(backend=backend, source_language=source,
+                                 target_language=target, source_hash=_hash(text),
+                                 source_text=text, translated_text=translated)
+                for text, translated in pairs.items() if _hash(text) not in known)
 
-    def _store(self, rows: list[Delivery], messages: dict[int, Message],
-               masked: dict[int, dict[str, Masked]], found: dict[tuple[str, str, str], str],
-               failures: dict[tuple[str, str], str], now: datetime) -> int:
+    def _store(self, rows: list[Delivery], parts: dict[int, dict[str, Masked]],
+               found: dict[tuple[str, str, str], str], failures: dict[tuple[str, str], str],
+               now: datetime) -> int:
         queued = 0
         with self.factory() as session, session.begin():
             for stale in rows:
@@ -155,21 +180,19 @@ class TranslationStep:
                 if row is None or row.status != DeliveryStatus.TRANSLATING:
                     continue
                 message = row.message
-                school = session.get(School, message.school_id)
                 source = message.source_language
                 error = failures.get((source, row.language))
                 translated: dict[str, str] = {}
                 if error is None:
                     try:
-                        for part, m in masked[row.message_id].items():
-                            text = found[(source, row.language, m.text)]
-                            translated[part] = unmask(text, m.values)
-                    except (KeyError, PlaceholderLostError) as exc:
-                        error = "translation dropped a name or detail" \
-                            if isinstance(exc, PlaceholderLostError) else "translation missing"
+                        for part, m in parts[row.id].items():
+                            translated[part] = unmask(found[(source, row.language, m.text)],
+                                                      m.values)
+                    except PlaceholderLostError:
+                        error = "the translation dropped a name or contact detail"
+                school = session.get(School, message.school_id)
                 if error is None:
-                    rendered = render(message, row.guardian, school, language=row.language,
-                                      translated=translated)
+                    rendered = self._render(row, school, translated)
                 elif self.translator is None:
                     rendered = render(message, row.guardian, school, language=source,
                                       note_language=row.language)
@@ -183,6 +206,15 @@ class TranslationStep:
                 row.last_error = None
                 queued += 1
         return queued
+
+    @staticmethod
+    def _render(row: Delivery, school: School | None, translated: dict[str, str]) -> Rendered:
+        if has_catalog(row.language):
+            return render(row.message, row.guardian, school, language=row.language,
+                          translated=translated)
+        whole = render(row.message, row.guardian, school, language=row.message.source_language)
+        return Rendered(subject=translated[whole.subject], text=translated[whole.text],
+                        language=row.language)
 
     def _wait(self, session: Session, row: Delivery, error: str, now: datetime) -> None:
         row.next_attempt_at = now + timedelta(seconds=self.retry * random.uniform(0.8, 1.2))
