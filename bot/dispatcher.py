@@ -100,19 +100,35 @@ def dispatch(session: Session, message: Message, available: Collection[str], *,
     """
     session.flush()
     school = session.get(School, message.school_id)
-    targets = list(guardians) if guardians is not None else audience(session, message)
+    if guardians is None:
+        targets = audience(session, message)
+    else:
+        targets = _with_channels(session, [g.id for g in guardians])
     done = set(session.scalars(
         select(Delivery.guardian_id).where(Delivery.message_id == message.id)))
     rows = []
-    for guardian in targets:
-        if guardian.id in done:
-            continue
-        choice = choose_channel(guardian, available, prefer=prefer)
-        rows.append(_new_delivery(message, guardian, school, choice, not_before, seq=1))
-        session.add(rows[-1])
+    with session.no_autoflush:  # one flush at the end, not one per guardian
+        for guardian in targets:
+            if guardian.id in done:
+                continue
+            choice = choose_channel(guardian, available, prefer=prefer)
+            rows.append(_new_delivery(message, guardian, school, choice, not_before, seq=1))
+    session.add_all(rows)
     session.flush()
     log.info("message %s: %d outbox rows", message.id, len(rows))
     return rows
+
+
+def _with_channels(session: Session, ids: list[int]) -> list[Guardian]:
+    """Guardians by id with their channel state loaded, in chunks (no query per guardian)."""
+    out: list[Guardian] = []
+    for start in range(0, len(ids), 500):
+        out += session.scalars(
+            select(Guardian).where(Guardian.id.in_(ids[start:start + 500]))
+            .options(selectinload(Guardian.channels))
+            .execution_options(populate_existing=True))
+    order = {gid: i for i, gid in enumerate(ids)}
+    return sorted(out, key=lambda g: order[g.id])
 
 
 def fall_back(session: Session, failed: Delivery, available: Collection[str],

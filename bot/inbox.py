@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.audit import audit
 from bot.dispatcher import dispatch
+from bot.keywords import handle_keyword
 from bot.store.models import (
     Delivery,
     Guardian,
@@ -99,23 +100,33 @@ def responsible_staff(student: Student | None) -> Staff | None:
 
 
 def process(factory: sessionmaker[Session], inbound_id: int, available: Collection[str],
-            now: datetime | None = None) -> InboundMessage:
-    """Identify the sender, route to a person and acknowledge, in one transaction."""
+            now: datetime | None = None, delivery_id: int | None = None) -> InboundMessage:
+    """Identify the sender, route to a person and acknowledge, in one transaction.
+
+    `delivery_id` names the delivery the message answers when the channel already matched
+    it (an email reply token): its guardian and child are used, whatever the sender address.
+    """
     with factory() as session, session.begin():
         inbound = session.get(InboundMessage, inbound_id, with_for_update=True)
         if inbound is None:
             raise LookupError(f"inbound message {inbound_id} does not exist")
         if inbound.status != InboundStatus.RECEIVED:
             return inbound
-        guardian = find_guardian(session, inbound.channel, inbound.sender_address)
+        replied = session.get(Delivery, delivery_id) if delivery_id is not None else None
+        guardian = replied.guardian if replied is not None else \
+            find_guardian(session, inbound.channel, inbound.sender_address)
         if guardian is None:
             inbound.status = InboundStatus.UNMATCHED
             audit(session, "system", "inbound_unmatched", "inbound", inbound.id)
             log.info("inbound %s matches no family: unmatched queue", inbound.id)
             return inbound
         session.refresh(guardian, ["channels"])
-        student = find_student(session, guardian)
+        student = replied.message.student if replied is not None else None
+        student = student or find_student(session, guardian)
         staff = responsible_staff(student)
+        inbound.in_reply_to_id = replied.id if replied is not None else inbound.in_reply_to_id
+        if handle_keyword(session, inbound, guardian, student, staff, available, now):
+            return inbound  # STOP / START / HELP: answered here, not routed to staff
         inbound.guardian_id = guardian.id
         inbound.student_id = student.id if student else None
         inbound.routed_to_id = staff.id if staff else None

@@ -174,9 +174,18 @@ class TranslationStep:
                found: dict[tuple[str, str, str], str], failures: dict[tuple[str, str], str],
                now: datetime) -> int:
         queued = 0
-        with self.factory() as session, session.begin():
+        with self.factory() as session, session.begin(), session.no_autoflush:
+            fresh = {}
+            ids = [r.id for r in rows]
+            for start in range(0, len(ids), 500):
+                fresh.update((d.id, d) for d in session.scalars(
+                    select(Delivery).where(Delivery.id.in_(ids[start:start + 500]))
+                    .options(selectinload(Delivery.guardian),
+                             selectinload(Delivery.message).selectinload(Message.student),
+                             selectinload(Delivery.message).selectinload(Message.author))
+                    .with_for_update()))
             for stale in rows:
-                row = session.get(Delivery, stale.id, with_for_update=True)
+                row = fresh.get(stale.id)
                 if row is None or row.status != DeliveryStatus.TRANSLATING:
                     continue
                 message = row.message

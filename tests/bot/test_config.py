@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.config import Settings
@@ -48,7 +50,7 @@ def test_unknown_time_zone_refused() -> None:
         Settings(_env_file=None, timezone="Mars/Olympus").check()  # type: ignore[call-arg]
 
 
-def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("SCHOOLGATE_SCHOOL_NAME=Hillside Academy\n"
                                    "TELEGRAM_BOT_TOKEN=123456:real-looking-token\n")
     settings = Settings().check()
