@@ -24,8 +24,8 @@ app = typer.Typer(help="schoolgate: school-to-family messages in each family's c
                   add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -79,6 +79,36 @@ def import_roster_cmd(
         raise typer.Exit(2)
 
 
+# -- plain words -------------------------------------------------------------------------
+@app.command("check-text")
+def check_text_cmd(
+    text: Annotated[str, typer.Argument(help="The text to check.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check text for jargon, reading age and long sentences before it goes to families."""
+    from bot.plain import check_text, format_report
+
+    settings = get_settings()
+    report = check_text(text, settings.glossary_file)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        out.print(format_report(report), highlight=False, markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def plain_words_gate(text: str) -> None:
+    """Warn about jargon and hard reading on stderr; refuse jargon when the school blocks it."""
+    from bot.plain import check_text, enforce, format_report
+
+    settings = get_settings()
+    report = check_text(text, settings.glossary_file)
+    if not report.ok:
+        err.print(format_report(report), highlight=False, markup=False)
+    enforce(report, settings.jargon_mode)
+
+
 # -- sending -----------------------------------------------------------------------------
 @app.command("good-news")
 def good_news_cmd(
@@ -91,6 +121,7 @@ def good_news_cmd(
     from bot.journeys.good_news import queue_good_news
     from bot.lookup import staff_by_email_or_name, student_by_ref
 
+    plain_words_gate(text)
     ctx = context()
     with ctx.factory() as s, s.begin():
         school = ctx.school(s)
@@ -121,6 +152,7 @@ def invite_cmd(
     from bot.journeys.meetings import queue_invitation
     from bot.lookup import staff_by_email_or_name, student_by_ref
 
+    plain_words_gate(why)
     ctx = context()
     zone = ZoneInfo(ctx.settings.timezone)
     options = []
@@ -202,6 +234,22 @@ def serve_cmd(
     ctx = context()
     uvicorn.run(build_server_app(ctx, run_workers=workers), host=host, port=port,
                 log_level="warning")
+
+
+@app.command("channels")
+def channels_cmd(
+    action: Annotated[str, typer.Argument(help="check")] = "check",
+) -> None:
+    """`channels check`: can each configured channel reach its provider with its credentials?"""
+    from bot.cli_support import check_channels
+
+    if action != "check":
+        raise InvalidInputError("the only action is: schoolgate channels check")
+    lines, ok = asyncio.run(check_channels(Context(get_settings())))
+    for line in lines:
+        out.print(line, highlight=False, markup=False)
+    if not ok:
+        raise typer.Exit(1)
 
 
 # -- replies and the log -----------------------------------------------------------------

@@ -149,3 +149,39 @@ def outbox_summary(folder: Path) -> dict[str, int]:
     """How many files each channel's outbox folder holds."""
     return {p.name: len(list(p.glob("*.*"))) for p in sorted(folder.glob("*")) if p.is_dir()}
 
+
+
+async def check_channels(ctx: Context) -> tuple[list[str], bool]:
+    """One line per channel: provider reachable and credentials accepted, or why not."""
+    from channels.base import ChannelConfigurationError
+
+    lines, ok = [], True
+    for name, channel in ctx.channels.items():
+        check = getattr(channel, "check", None)
+        if check is None:
+            lines.append(f"{name}: no provider configured; messages are written to "
+                         f"{Path(ctx.settings.outbox_dir).resolve() / name}")
+            continue
+        try:
+            lines.append(await check())
+        except ChannelConfigurationError as exc:
+            ok = False
+            lines.append(f"{name}: FAILED {exc}")
+        except Exception as exc:  # a check must report, not crash
+            ok = False
+            lines.append(f"{name}: FAILED {type(exc).__name__}: {exc}")
+        finally:
+            await channel.close()
+    if ctx.settings.imap.configured:
+        from channels.imap import ImapPoller
+
+        try:
+            lines.append(await ImapPoller(ctx.settings.imap, _ignore).check())
+        except ChannelConfigurationError as exc:
+            ok = False
+            lines.append(f"imap: FAILED {exc}")
+    return lines, ok
+
+
+async def _ignore(_raw: bytes) -> None:
+    """A handler for a poller that is only being checked."""

@@ -177,6 +177,8 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0
     stale_sending_seconds: float = 600.0
+    jargon_mode: Literal["warn", "block"] = "warn"
+    glossary_file: Path | None = None
     translation_backend: Literal["none", "libretranslate", "google", "deepl", "microsoft"] = "none"
     translation_url: str = "http://127.0.0.1:5000"
     translation_api_key: str | None = None

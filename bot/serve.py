@@ -25,6 +25,12 @@ def build_server_app(ctx: Context, run_workers: bool = True) -> FastAPI:
         tasks = []
         if run_workers:
             tasks.append(asyncio.create_task(ctx.worker().run(stop), name="outbox-worker"))
+        if ctx.settings.imap.configured:
+            from bot.email_inbound import poll_mailbox
+
+            tasks.append(asyncio.create_task(
+                poll_mailbox(ctx.factory, ctx.settings.imap, ctx.channels, stop),
+                name="imap-poller"))
         log.info("serving with %d background task(s)", len(tasks))
         try:
             yield
