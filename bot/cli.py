@@ -236,6 +236,27 @@ def serve_cmd(
                 log_level="warning")
 
 
+@app.command("telegram-link")
+def telegram_link_cmd(
+    guardian: Annotated[str, typer.Argument(help="Guardian id from the roster.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Send a guardian a one-time link (by SMS or email) that connects their Telegram chat."""
+    from bot.lookup import guardian_by_ref
+    from bot.telegram_link import bot_username, link_ttl, queue_welcome
+
+    ctx = context()
+    if "telegram" not in ctx.channels:
+        raise InvalidInputError("Telegram is not set up: set TELEGRAM_BOT_TOKEN first")
+    name = asyncio.run(bot_username(ctx))
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        row = guardian_by_ref(s, school.id, guardian)
+        rows = queue_welcome(s, row, set(ctx.channels), bot_username=name, ttl=link_ttl(ctx))
+        summary = _queued_summary(rows[0].message_id, rows) if rows else {"deliveries": []}
+    _print_queued(summary, as_json)
+
+
 @app.command("channels")
 def channels_cmd(
     action: Annotated[str, typer.Argument(help="check")] = "check",

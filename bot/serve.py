@@ -31,6 +31,14 @@ def build_server_app(ctx: Context, run_workers: bool = True) -> FastAPI:
             tasks.append(asyncio.create_task(
                 poll_mailbox(ctx.factory, ctx.settings.imap, ctx.channels, stop),
                 name="imap-poller"))
+        tg = ctx.settings.telegram
+        if tg.configured and tg.mode == "polling":
+            from bot.telegram_inbound import run_polling
+
+            tasks.append(asyncio.create_task(run_polling(ctx, stop), name="telegram-polling"))
+        elif tg.configured and tg.webhook_secret:
+            await ctx.channels["telegram"].set_webhook(  # type: ignore[attr-defined]
+                f"{ctx.settings.public_url}/webhooks/telegram", tg.webhook_secret)
         log.info("serving with %d background task(s)", len(tasks))
         try:
             yield
