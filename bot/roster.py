@@ -1,8 +1,10 @@
 """Roster CSV import: one row per student-guardian pair, checked row by row.
 
 Good rows are written, bad rows are reported (spreadsheet row number, column, reason)
-and leave nothing behind: each row is written inside its own SAVEPOINT. Importing the
-same file again changes nothing. Nothing personal is logged at INFO or above.
+and leave nothing behind. Rows are checked in Python first; the good ones are written a
+batch to a SAVEPOINT, and a batch the database refuses is rolled back and written again
+one SAVEPOINT per row, so a refusal costs only its own row. Importing the same file
+again changes nothing. Nothing personal is logged at INFO or above.
 """
 
 from __future__ import annotations
@@ -125,7 +127,8 @@ def normalise_phone(raw: str, region: str) -> str:
     if _FICTION_PHONE.match(e164) or phonenumbers.is_valid_number(number):
         return e164
     length = phonenumbers.is_possible_number_with_reason(number)
-    raise ValueError(_PHONE_LENGTH_REASONS.get(length, f"not a phone number in use in {region}"))
+    raise ValueError(_PHONE_LENGTH_REASONS.get(
+        length, f"not a valid phone number for {region}; check the digits"))
 
 
 @lru_cache(maxsize=4096)
