@@ -182,8 +182,13 @@ def invite_cmd(
 
 
 def _queued_summary(message_id: int, rows: list[Any]) -> dict[str, Any]:
+    from channels.segments import warn_if_long
+
+    sms_texts = {r.language: r.rendered_text for r in rows
+                 if r.channel == "sms" and r.rendered_text}
     return {
         "message_id": message_id,
+        "long_sms_languages": warn_if_long(sms_texts),
         "deliveries": [{"id": r.id, "guardian_id": r.guardian_id, "channel": r.channel,
                         "status": r.status, "language": r.language, "note": r.last_error}
                        for r in rows],
@@ -200,6 +205,9 @@ def _print_queued(summary: dict[str, Any], as_json: bool) -> None:
     for r in rows:
         if not r["channel"]:
             out.print(f"  [yellow]guardian {r['guardian_id']} cannot be reached:[/] {r['note']}")
+    for language in summary.get("long_sms_languages", []):
+        out.print(f"  [yellow]in {language} this takes more than 3 text messages:[/] "
+                  "a shorter note is kinder to read on a phone")
     out.print("run [bold]schoolgate worker[/] (or serve) to send them")
 
 

@@ -34,6 +34,8 @@ from channels.base import (
 from channels.segments import segments
 
 log = logging.getLogger(__name__)
+# twilio's HTTP client logs each request (URL, headers) at INFO: keep that out of INFO logs.
+logging.getLogger(f"{__name__}.http").setLevel(logging.WARNING)
 
 STATUS_PATH = "/webhooks/twilio/status"
 INBOUND_PATH = "/webhooks/twilio/sms"
@@ -157,7 +159,7 @@ def map_twilio_error(status: int, code: int | None,
         return TransientError(label, retry_after=_retry_after(headers))
     if status in (401, 403):
         # Our credentials, not the family's number: retry (and fall back) rather than
-        # marking the address as failed, and shout about it once per call.
+        # marking the address as failed; the warning names no person or number.
         log.warning("twilio refused the credentials (HTTP %s): check TWILIO_ACCOUNT_SID and "
                     "TWILIO_AUTH_TOKEN", status)
         return TransientError(f"{label}: twilio refused our credentials")

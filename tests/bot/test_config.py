@@ -56,3 +56,22 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     settings = Settings().check()
     assert settings.school_name == "Hillside Academy"
     assert settings.telegram.bot_token == "123456:real-looking-token"
+
+
+def test_env_example_documents_every_setting() -> None:
+    from pydantic_settings import BaseSettings
+
+    from bot.config import ImapSettings, SmtpSettings, TelegramSettings, TwilioSettings
+
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    documented = {line.split("=", 1)[0].strip() for line in example.splitlines()
+                  if "=" in line and not line.lstrip().startswith("#")}
+    expected = set()
+    for cls in (Settings, TwilioSettings, SmtpSettings, ImapSettings, TelegramSettings):
+        prefix = cls.model_config.get("env_prefix", "")
+        for name, field in cls.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseSettings):
+                continue  # nested provider sections are checked through their own class
+            expected.add(f"{prefix}{name}".upper())
+    assert sorted(expected - documented) == []
