@@ -344,16 +344,20 @@ def review_cmd(
     resend: Annotated[int | None, typer.Option(help="Queue this delivery id again.")] = None,
     mark_sent: Annotated[int | None, typer.Option(
         help="Record this delivery id as sent (you checked it went).")] = None,
+    send_untranslated: Annotated[int | None, typer.Option(
+        help="Send this delivery in the staff language, with a note in the family's.")]
+    = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Deliveries a person must check: a worker stopped mid-send and the provider can't say."""
+    """What needs a person: sends a crash left unsure, translations that keep failing."""
     from bot.cli_support import review
 
-    rows = review(context(), resend=resend, mark_sent=mark_sent)
+    rows = review(context(), resend=resend, mark_sent=mark_sent,
+                  send_untranslated=send_untranslated)
     if as_json:
         print_json(rows)
         return
-    if resend or mark_sent:
+    if resend or mark_sent or send_untranslated:
         out.print("done")
         return
     if not rows:

@@ -122,9 +122,19 @@ def print_log(console: Console, entries: list[LogEntry]) -> None:
         console.print()
 
 
-def review(ctx: Context, resend: int | None, mark_sent: int | None) -> list[dict[str, Any]]:
-    """List deliveries flagged for a person, or settle one of them."""
+def review(ctx: Context, resend: int | None, mark_sent: int | None,
+           send_untranslated: int | None = None) -> list[dict[str, Any]]:
+    """List deliveries waiting for a person, or settle one of them."""
+    from bot.audit import audit
+    from bot.translate import DELAYED
+    from bot.translate import send_untranslated as send_as_is
+
     with ctx.factory() as s, s.begin():
+        if send_untranslated is not None:
+            try:
+                send_as_is(s, send_untranslated)
+            except LookupError as exc:
+                raise InvalidInputError(str(exc)) from None
         for target, status in ((resend, DeliveryStatus.QUEUED),
                                (mark_sent, DeliveryStatus.SENT)):
             if target is None:
@@ -136,13 +146,14 @@ def review(ctx: Context, resend: int | None, mark_sent: int | None) -> list[dict
             row.next_attempt_at = utcnow()
             if status == DeliveryStatus.SENT:
                 row.sent_at = utcnow()
-            from bot.audit import audit
-
             audit(s, "cli", f"review_{status}", "delivery", row.id)
-        rows = s.scalars(select(Delivery).where(Delivery.status == DeliveryStatus.NEEDS_REVIEW)
-                         .order_by(Delivery.id))
-        return [{"id": r.id, "channel": r.channel, "guardian_id": r.guardian_id,
-                 "message_id": r.message_id, "last_error": r.last_error} for r in rows]
+        rows = s.scalars(select(Delivery).where(
+            (Delivery.status == DeliveryStatus.NEEDS_REVIEW)
+            | ((Delivery.status == DeliveryStatus.TRANSLATING)
+               & Delivery.last_error.startswith(DELAYED))).order_by(Delivery.id))
+        return [{"id": r.id, "status": r.status, "channel": r.channel,
+                 "guardian_id": r.guardian_id, "message_id": r.message_id,
+                 "last_error": r.last_error} for r in rows]
 
 
 def outbox_summary(folder: Path) -> dict[str, int]:
