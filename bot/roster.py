@@ -5,33 +5,41 @@ and leave nothing behind. Rows are checked in Python first; the good ones are wr
 batch to a SAVEPOINT, and a batch the database refuses is rolled back and written again
 one SAVEPOINT per row, so a refusal costs only its own row. Importing the same file
 again changes nothing. Nothing personal is logged at INFO or above.
+
+This module holds the import itself (staging, savepoints, the report); checking
+values is in `bot.roster_values`, reading the CSV file in `bot.roster_file`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
-from babel import Locale, UnknownLocaleError
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.audit import audit
-from bot.errors import InvalidInputError, NotFoundError
+from bot.errors import NotFoundError
+from bot.roster_file import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, _read
+from bot.roster_values import (
+    _CHANNELS,
+    _GUARDIAN_COLS,
+    _LINK_COLS,
+    _STUDENT_COLS,
+    RowError,
+    _parse,
+    _Row,
+    normalise_email,
+    normalise_language,
+    normalise_phone,
+)
 from bot.store.models import (
-    ChannelName,
     Guardian,
     GuardianChannel,
     School,
@@ -42,52 +50,11 @@ from bot.store.models import (
 
 log = logging.getLogger(__name__)
 
-REQUIRED_COLUMNS = (
-    "student_id", "student_first_name", "student_last_name", "class", "key_worker_name",
-    "key_worker_email", "guardian_id", "guardian_first_name", "guardian_last_name",
-    "relationship", "language", "phone", "email", "preferred_channels", "may_contact",
-)
-OPTIONAL_COLUMNS = ("key_worker_role",)
 # Rows are written a batch to a savepoint (one flush per batch keeps 10,000 rows to
 # seconds); a batch the database refuses is redone with one savepoint per row.
 BATCH_ROWS = 100
 CHUNK_ROWS = 1000  # rows per committed transaction; a multiple of BATCH_ROWS
 ROW = "(row)"  # the column named when a problem is with the row as a whole
-
-# Ofcom reserves 07700 900000-900999 for drama and examples: never a real phone, but
-# phonenumbers calls it invalid, and the example roster and tests depend on it.
-_FICTION_PHONE = re.compile(r"^\+447700900\d{3}$")
-_YES = {"yes", "y", "true", "1"}
-_NO = {"no", "n", "false", "0"}
-_CHANNEL_ALIASES = {"text": "sms", "e-mail": "email"}
-_CHANNELS = [c.value for c in ChannelName]
-_LANGUAGE_NAMES = {name.lower(): code for code, name in Locale("en").languages.items()}
-_MAX_LEN = {"student_id": 64, "guardian_id": 64, "student_first_name": 100,
-            "student_last_name": 100, "guardian_first_name": 100, "guardian_last_name": 100,
-            "class": 64, "relationship": 64, "key_worker_name": 200, "key_worker_role": 300}
-_PHONE_PARSE_REASONS = {
-    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
-        "country code not recognised; start international numbers with +",
-    phonenumbers.NumberParseException.NOT_A_NUMBER: "not a phone number",
-    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
-    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
-    phonenumbers.NumberParseException.TOO_LONG: "too long",
-}
-_PHONE_LENGTH_REASONS = {
-    phonenumbers.ValidationResult.TOO_SHORT: "too short",
-    phonenumbers.ValidationResult.TOO_LONG: "too long",
-    phonenumbers.ValidationResult.INVALID_LENGTH: "wrong number of digits",
-    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "country code not recognised",
-}
-
-
-@dataclass
-class RowError:
-    """One problem in the file: spreadsheet row number (header is row 1), column, reason."""
-
-    row: int
-    column: str
-    reason: str
 
 
 @dataclass
@@ -113,181 +80,6 @@ class ImportReport:
         """Plain data for `--json`."""
         return {**asdict(self), "rows_failed": self.rows_failed}
 
-
-# -- checking values -------------------------------------------------------------------
-@lru_cache(maxsize=4096)
-def normalise_phone(raw: str, region: str) -> str:
-    """A phone number in E.164, read as a national number of `region` unless it has +."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(_PHONE_PARSE_REASONS.get(exc.error_type, "not a phone number")) \
-            from exc
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if _FICTION_PHONE.match(e164) or phonenumbers.is_valid_number(number):
-        return e164
-    length = phonenumbers.is_possible_number_with_reason(number)
-    raise ValueError(_PHONE_LENGTH_REASONS.get(
-        length, f"not a valid phone number for {region}; check the digits"))
-
-
-@lru_cache(maxsize=4096)
-def normalise_email(raw: str) -> str:
-    """A syntactically valid email address, domain lower-cased (no network look-up)."""
-    try:
-        return validate_email(raw, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from exc
-
-
-@lru_cache(maxsize=4096)
-def normalise_language(raw: str) -> str:
-    """A language code babel knows, normalised ('PT-br' -> 'pt_BR'); English names allowed."""
-    text = raw.strip().replace("-", "_")
-    for candidate in (text, _LANGUAGE_NAMES.get(text.lower())):
-        if not candidate or candidate.lower() in ("und", "root"):
-            continue
-        try:
-            return str(Locale.parse(candidate))
-        except (UnknownLocaleError, ValueError):
-            continue
-    raise ValueError(f"{raw!r} is not a language we know; use a code such as pl, ur or pt_BR")
-
-
-def _channels(raw: str) -> tuple[str, ...]:
-    out: list[str] = []
-    for word in re.split(r"[;,/|\s]+", raw.lower()):
-        if not word:
-            continue
-        name = _CHANNEL_ALIASES.get(word, word)
-        if name not in _CHANNELS:
-            raise ValueError(f"{word!r} is not a channel; use sms, email or telegram, "
-                             "separated by ;")
-        if name not in out:
-            out.append(name)
-    return tuple(out)
-
-
-@dataclass(frozen=True)
-class _Row:
-    number: int
-    student: tuple[str, str, str, str | None, str]  # ref, first, last, class, key worker email
-    staff: tuple[str, str, str | None]  # name, email, role description
-    guardian: tuple[str, str, str, str, str | None, str | None, tuple[str, ...]]
-    link: tuple[str | None, bool]  # relationship, may contact
-
-    @property
-    def language(self) -> str:
-        return self.guardian[3]
-
-
-_STUDENT_COLS = ("student_id", "student_first_name", "student_last_name", "class",
-                 "key_worker_email")
-_GUARDIAN_COLS = ("guardian_id", "guardian_first_name", "guardian_last_name", "language",
-                  "phone", "email", "preferred_channels")
-_LINK_COLS = ("relationship", "may_contact")
-
-
-def _parse(number: int, cells: dict[str, str], region: str, default_language: str,
-           ) -> tuple[_Row | None, list[RowError], list[RowError]]:
-    """Check one row; returns the parsed row (None when bad), its errors and warnings."""
-    errors: list[RowError] = []
-
-    def bad(column: str, reason: str) -> None:
-        errors.append(RowError(number, column, reason))
-
-    for column in ("student_id", "student_first_name", "guardian_id", "guardian_first_name"):
-        if not cells[column]:
-            bad(column, "missing")
-    for column, limit in _MAX_LEN.items():
-        if len(cells.get(column, "")) > limit:
-            bad(column, f"too long (at most {limit} characters)")
-    kw_name, kw_email = cells["key_worker_name"], cells["key_worker_email"]
-    for column, value in (("key_worker_name", kw_name), ("key_worker_email", kw_email)):
-        if not value:
-            bad(column, "missing: every student needs a key worker")
-    checked: dict[str, Any] = {"phone": None, "email": None, "key_worker_email": kw_email,
-                               "language": default_language, "preferred_channels": ()}
-    checks: list[tuple[str, Callable[[str], Any]]] = [
-        ("phone", lambda v: normalise_phone(v, region)), ("email", normalise_email),
-        ("key_worker_email", normalise_email), ("language", normalise_language),
-        ("preferred_channels", _channels)]
-    for column, check in checks:
-        if cells[column]:
-            try:
-                checked[column] = check(cells[column])
-            except ValueError as exc:
-                bad(column, str(exc))
-    answer = cells["may_contact"].lower()
-    if answer not in _YES | _NO:
-        bad("may_contact", "must be yes or no")
-    may_contact = answer in _YES
-    if may_contact and not cells["preferred_channels"]:
-        bad("preferred_channels", "missing: list at least one of sms, email, telegram")
-    if errors:
-        return None, errors, []
-    warnings = []
-    if may_contact and not checked["phone"] and not checked["email"]:
-        warnings.append(RowError(number, "phone", "cannot be reached: no phone or email"))
-    row = _Row(
-        number=number,
-        student=(cells["student_id"], cells["student_first_name"],
-                 cells["student_last_name"], cells["class"] or None,
-                 checked["key_worker_email"].lower()),
-        staff=(kw_name, checked["key_worker_email"], cells.get("key_worker_role") or None),
-        guardian=(cells["guardian_id"], cells["guardian_first_name"],
-                  cells["guardian_last_name"], checked["language"], checked["phone"],
-                  checked["email"], checked["preferred_channels"]),
-        link=(cells["relationship"] or None, may_contact),
-    )
-    return row, [], warnings
-
-
-# -- reading the file ------------------------------------------------------------------
-def _column_name(header: str) -> str:
-    return re.sub(r"[\s\-]+", "_", header.strip().lstrip("\ufeff").lower())
-
-
-def _read(path: Path) -> list[tuple[int, dict[str, str], str | None]]:
-    """Rows as (spreadsheet row number, {column: value}, problem); blank rows skipped."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InvalidInputError(f"no such file: {path}") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path} is not UTF-8 text; in Excel, save as "
-                                "'CSV UTF-8 (comma delimited)'") from exc
-    first_line = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first_line.count)
-    try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as exc:
-        raise InvalidInputError(f"{path} is not a readable CSV file: {exc}") from exc
-    if not records or not any(c.strip() for c in records[0]):
-        raise InvalidInputError(f"{path} is empty: the first row must name the columns")
-    header = [_column_name(h) for h in records[0]]
-    duplicated = sorted({h for h in header if h and header.count(h) > 1})
-    if duplicated:
-        raise InvalidInputError(f"columns appear more than once: {', '.join(duplicated)}")
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
-        unknown = [h for h in header if h and h not in known]
-        hint = f" (not recognised: {', '.join(unknown)})" if unknown else ""
-        raise InvalidInputError(f"{path.name} is missing required columns: "
-                                f"{', '.join(missing)}{hint}")
-    rows = []
-    for number, record in enumerate(records[1:], start=2):
-        values = [v.strip() for v in record]
-        if not any(values):
-            continue
-        cells = {h: (values[i] if i < len(values) else "") for i, h in enumerate(header)}
-        problem = None
-        if any(values[len(header):]):
-            problem = (f"has {len(values)} cells but the header has {len(header)}; "
-                       "a value containing a comma needs quotes")
-        rows.append((number, cells, problem))
-    return rows
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -612,3 +404,8 @@ def import_roster(factory: sessionmaker[Session], school_id: int, path: Path,
              report.updated_students, report.created_guardians, report.updated_guardians,
              report.created_staff, report.unchanged_rows)
     return report
+
+
+__all__ = ["BATCH_ROWS", "CHUNK_ROWS", "OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "ROW",
+           "ImportReport", "RowError", "import_roster", "normalise_email",
+           "normalise_language", "normalise_phone"]

@@ -4,28 +4,21 @@ Out: multipart text + HTML, a Message-ID derived from the idempotency key (so a 
 is the same message to the recipient's client), a per-delivery reply address carrying
 the opaque thread token, and RFC 8058 one-click unsubscribe headers. In: RFC 5322 bytes
 become an InboundParsed; delivery status notifications are parsed by `parse_report`.
+
+This module holds the SMTP adapter (pooled connections, sending, error mapping, check);
+building the message is in `channels.email_message`, parsing inbound mail in
+`channels.email_parsing`. Their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import binascii
 import contextlib
-import hashlib
 import logging
-import re
-import secrets
 import ssl
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email import message_from_bytes, policy
-from email.header import Header
-from email.message import EmailMessage, Message
-from email.parser import BytesHeaderParser
-from email.utils import format_datetime, formataddr, getaddresses, parseaddr
-from html import escape
-from html.parser import HTMLParser
+from email.utils import parseaddr
 from typing import Any, ClassVar
 
 from channels.base import (
@@ -33,198 +26,29 @@ from channels.base import (
     ChannelConfigurationError,
     DeliveryOutcome,
     DeliveryResult,
-    InboundParsed,
     OutgoingMessage,
     PermanentAddressError,
     TransientError,
 )
+from channels.email_message import (
+    _domain_of,
+    build_email,
+    html_lang,
+    message_id_for,
+    render_html,
+    text_direction,
+)
+from channels.email_parsing import (
+    BounceReport,
+    html_to_text,
+    message_ids,
+    parse_inbound,
+    parse_report,
+)
 
 log = logging.getLogger(__name__)
 
-# Languages written right to left. babel answers for the locales it knows; this list covers
-# the rest and the scripts tags name explicitly. Kurdish: Sorani (ckb) is Arabic script;
-# bare "ku" is Kurmanji, written in Latin script, so it stays left to right.
-RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ps", "sd", "syr",
-                           "ug", "ur", "yi"})
-RTL_SCRIPTS = frozenset({"arab", "hebr", "syrc", "thaa", "nkoo", "adlm", "rohg"})
-LTR_SCRIPTS = frozenset({"latn", "cyrl", "grek", "deva", "hans", "hant"})
-
-_ATOM = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]")
-_MSGID = re.compile(r"<([^<>\s]+)>")
-_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_REPLY_CODE = re.compile(r"(?m)^\s*([245]\d\d)[\s-]")
-# Headers the adapter sets itself; a caller may not override them through `headers`.
-_OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "reply-to",
-                          "list-unsubscribe", "list-unsubscribe-post", "content-type",
-                          "content-transfer-encoding", "mime-version", "content-language"})
 _IDLE_PROBE_SECONDS = 30.0
-
-
-# -- rendering ---------------------------------------------------------------------------
-def text_direction(language: str) -> str:
-    """'rtl' for right-to-left languages (ar, ur, fa, he, ps, ckb, yi, sd ...), else 'ltr'."""
-    parts = [p.lower() for p in re.split(r"[-_]", language or "") if p]
-    if not parts:
-        return "ltr"
-    for sub in parts[1:]:
-        if sub in RTL_SCRIPTS:
-            return "rtl"
-        if sub in LTR_SCRIPTS:
-            return "ltr"
-    if parts[0] in RTL_LANGUAGES:
-        return "rtl"
-    try:
-        from babel import Locale
-
-        return "rtl" if Locale.parse(parts[0]).text_direction == "rtl" else "ltr"
-    except Exception:  # unknown to babel: left to right is the safe default
-        return "ltr"
-
-
-def html_lang(language: str) -> str:
-    """A BCP 47 tag for the `lang` attribute ("pt_BR" -> "pt-BR")."""
-    return re.sub(r"[^A-Za-z0-9-]", "", (language or "en").replace("_", "-")) or "en"
-
-
-def _unsubscribe_label(language: str) -> str:
-    try:
-        from translations import translations_for
-
-        return translations_for(language).gettext("Stop receiving these emails")
-    except Exception:  # catalogs are optional for the adapter
-        return "Stop receiving these emails"
-
-
-def render_text(text: str, language: str, unsubscribe_url: str | None = None) -> str:
-    """The plain-text part: the message, then the unsubscribe link when there is one."""
-    body = text.strip()
-    if unsubscribe_url:
-        body += f"\n\n-- \n{_unsubscribe_label(language)}: {unsubscribe_url}"
-    return body + "\n"
-
-
-def render_html(text: str, language: str, subject: str | None = None,
-                unsubscribe_url: str | None = None) -> str:
-    """The HTML part: escaped text in paragraphs, `lang` and `dir` set for the language."""
-    direction = text_direction(language)
-    lang = html_lang(language)
-    align = "right" if direction == "rtl" else "left"
-    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    body = "\n".join(
-        "<p>" + "<br>\n".join(escape(line) for line in p.strip().splitlines()) + "</p>"
-        for p in paragraphs)
-    footer = ""
-    if unsubscribe_url:
-        footer = (f'\n<hr>\n<p style="font-size:13px;color:#555555">'
-                  f'<a href="{escape(unsubscribe_url)}">'
-                  f"{escape(_unsubscribe_label(language))}</a></p>")
-    return (
-        f'<!DOCTYPE html>\n<html lang="{lang}" dir="{direction}">\n<head>\n'
-        f'<meta charset="utf-8">\n'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(subject or '')}</title>\n</head>\n"
-        f'<body dir="{direction}" style="font-family:Arial,sans-serif;font-size:16px;'
-        f'line-height:1.5;text-align:{align}">\n{body}{footer}\n</body>\n</html>\n'
-    )
-
-
-def message_id_for(idempotency_key: str, domain: str) -> str:
-    """The Message-ID (without angle brackets) for a delivery: deterministic per key."""
-    return f"{_ATOM.sub('-', idempotency_key)}@{domain}"
-
-
-def _domain_of(address: str | None) -> str:
-    addr = parseaddr(address or "")[1]
-    return addr.rpartition("@")[2] or "localhost"
-
-
-def build_email(message: OutgoingMessage, from_address: str, reply_domain: str | None = None,
-                reply_mailbox: str = "replies") -> bytes:
-    """The complete RFC 5322 message for one OutgoingMessage, as bytes with CRLF line ends.
-
-    Written directly rather than through `email.message.EmailMessage`, whose header
-    registry costs milliseconds per message: at school scale that was half the send time.
-    Mail with attachments (rare) still goes through the standard library.
-    """
-    domain = reply_domain or _domain_of(from_address)
-    headers: list[tuple[str, str]] = [
-        ("From", _address_header(from_address)),
-        ("To", _address_header(message.address)),
-        ("Subject", _text_header(message.subject or "")),
-        ("Date", format_datetime(datetime.now(UTC))),
-        ("Message-ID", f"<{message_id_for(message.idempotency_key, domain)}>"),
-    ]
-    if message.thread_token:
-        headers.append(("Reply-To", f"{reply_mailbox}+{message.thread_token}@{domain}"))
-    for name, value in message.headers.items():
-        if name.lower() not in _OWN_HEADERS and _HEADER_NAME.fullmatch(name) \
-                and "\n" not in value and "\r" not in value:
-            headers.append((name, _text_header(value)))
-    if message.unsubscribe_url:
-        headers.append(("List-Unsubscribe", f"<{message.unsubscribe_url}>"))
-        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-    headers.append(("Content-Language", html_lang(message.language)))
-    text = render_text(message.text, message.language, message.unsubscribe_url)
-    html = message.html or render_html(message.text, message.language, message.subject,
-                                       message.unsubscribe_url)
-    if message.attachments:
-        return _with_attachments(headers, text, html, message.attachments)
-    boundary = "=_sg_" + secrets.token_hex(12)
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
-    head += ("MIME-Version: 1.0\r\n"
-             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n')
-    parts = [_text_part("plain", text), _text_part("html", html)]
-    body = b"".join(f"--{boundary}\r\n".encode() + part for part in parts)
-    return head.encode("utf-8") + body + f"--{boundary}--\r\n".encode()
-
-
-_HEADER_NAME = re.compile(r"[!-9;-~]+")
-
-
-def _text_header(value: str) -> str:
-    """An unstructured header value: as is when plain ASCII, else RFC 2047 encoded."""
-    if value.isascii() and len(value) < 900:
-        return value
-    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
-
-
-def _address_header(value: str) -> str:
-    """An address header; a non-ASCII display name is RFC 2047 encoded."""
-    name, addr = parseaddr(value)
-    if not name:
-        return addr or value
-    return formataddr((name, addr), charset="utf-8")
-
-
-def _text_part(subtype: str, content: str) -> bytes:
-    """One text/* body part: 7bit when it can be, quoted-printable otherwise."""
-    data = content.replace("\r\n", "\n").encode("utf-8")
-    if data.isascii() and all(len(line) <= 900 for line in data.split(b"\n")):
-        encoding, body = "7bit", data
-    else:
-        encoding = "quoted-printable"
-        body = binascii.b2a_qp(data, istext=True)
-    body = body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
-    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-            f"Content-Transfer-Encoding: {encoding}\r\n\r\n").encode() + body
-
-
-def _with_attachments(headers: list[tuple[str, str]], text: str, html: str,
-                      attachments: tuple[tuple[str, str, bytes], ...]) -> bytes:
-    mail = EmailMessage()
-    for name, value in headers:
-        if name != "Content-Language":
-            mail[name] = value
-    mail.set_content(text)
-    mail.add_alternative(html, subtype="html")
-    for filename, mimetype, data in attachments:
-        maintype, _, subtype = mimetype.partition("/")
-        mail.add_attachment(data, maintype=maintype or "application",
-                            subtype=subtype or "octet-stream", filename=filename)
-    mail["Content-Language"] = dict(headers)["Content-Language"]
-    return mail.as_bytes(policy=policy.SMTPUTF8)
 
 
 # -- sending -----------------------------------------------------------------------------
@@ -498,204 +322,6 @@ def _explain(exc: BaseException, where: str) -> str:
     return f"{where}: {type(exc).__name__}: {exc}"
 
 
-# -- inbound -----------------------------------------------------------------------------
-class _TextExtractor(HTMLParser):
-    """HTML mail as plain text; quoted blocks (blockquote, gmail_quote) are left out."""
-
-    _BREAKS = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self._skip = 0
-        self._stack: list[bool] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        classes = dict(attrs).get("class") or ""
-        skip = tag in ("style", "script", "head", "blockquote") or "gmail_quote" in classes \
-            or dict(attrs).get("id") in ("divRplyFwdMsg", "appendonsend")
-        if tag not in ("br", "img", "hr", "meta", "link", "input"):
-            self._stack.append(skip)
-            self._skip += skip
-        if tag in self._BREAKS and not self._skip:
-            self.out.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("br", "img", "hr", "meta", "link", "input"):
-            return
-        if self._stack:
-            self._skip -= self._stack.pop()
-        if tag in self._BREAKS and not self._skip:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.out.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Readable text from an HTML body (tags dropped, quoted blocks left out)."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.out).replace("\xa0", " ")
-    lines = [line.strip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def message_ids(value: str) -> list[str]:
-    """The Message-IDs in a References / In-Reply-To value, without angle brackets."""
-    return _MSGID.findall(value or "")
-
-
-def _body_text(mail: EmailMessage) -> str:
-    part = mail.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
-    try:
-        content = part.get_content()
-    except (LookupError, ValueError):  # unknown charset: keep what can be read
-        payload = part.get_payload(decode=True)
-        content = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
-    if part.get_content_type() == "text/html":
-        return html_to_text(content)
-    return str(content)
-
-
-def _tokens(mail: EmailMessage) -> list[str]:
-    """Candidate thread tokens: the +tag of every address the mail was sent to."""
-    found: list[str] = []
-    values = [str(v) for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
-              for v in mail.get_all(name, [])]
-    for _, address in getaddresses(values):
-        local = address.rpartition("@")[0]
-        if "+" in local:
-            token = local.split("+", 1)[1]
-            if token and token not in found:
-                found.append(token)
-    return found
-
-
-def parse_inbound(raw: bytes) -> InboundParsed:
-    """An RFC 5322 message as an InboundParsed; the raw bytes are kept as received."""
-    mail = message_from_bytes(raw, policy=policy.default)
-    assert isinstance(mail, EmailMessage)
-    text = _body_text(mail)
-    sender = parseaddr(str(mail.get("From", "")))[1].lower()
-    tokens = _tokens(mail)
-    message_id = str(mail.get("Message-ID", "")).strip()
-    provider_id = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
-    auto = str(mail.get("Auto-Submitted", "no")).strip().lower()
-    precedence = str(mail.get("Precedence", "")).strip().lower()
-    return InboundParsed(
-        channel="email",
-        sender_address=sender,
-        text=text,
-        raw=raw.decode("utf-8", errors="replace"),
-        provider_id=provider_id[:200],
-        thread_token=tokens[0] if tokens else None,
-        extra={"references": str(mail.get("References", "")),
-               "in_reply_to": str(mail.get("In-Reply-To", "")),
-               "tokens": tokens,
-               "subject": str(mail.get("Subject", "")),
-               "auto_reply": (auto not in ("", "no")) or precedence in ("auto_reply", "bulk",
-                                                                          "junk")
-               or bool(mail.get("X-Autoreply") or mail.get("X-Autorespond"))},
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class BounceReport:
-    """A delivery status notification: which message failed, how, and whether for good."""
-
-    original_message_ids: tuple[str, ...]
-    status: str | None
-    action: str
-    diagnostic: str
-
-    @property
-    def permanent(self) -> bool:
-        """True for a 5.x.x status (the address will not work), False for 4.x.x."""
-        return bool(self.status and self.status.startswith("5"))
-
-    @property
-    def failed(self) -> bool:
-        """True when the report says delivery failed (not merely delayed or relayed)."""
-        return self.action == "failed"
-
-
-def _is_daemon(sender: str) -> bool:
-    local = sender.partition("@")[0].lower()
-    return local in ("mailer-daemon", "postmaster", "mail-daemon") or not sender
-
-
-def parse_report(raw: bytes) -> BounceReport | None:
-    """The bounce in a DSN (multipart/report) or a MAILER-DAEMON message; None for other mail."""
-    mail = message_from_bytes(raw, policy=policy.default)
-    assert isinstance(mail, EmailMessage)
-    is_report = mail.get_content_type() == "multipart/report" and \
-        mail.get_param("report-type", "").lower() == "delivery-status"
-    sender = parseaddr(str(mail.get("From", "")))[1]
-    if not is_report and not (_is_daemon(sender) and str(mail.get("From", ""))):
-        return None
-    status = action = None
-    diagnostic = ""
-    ids: list[str] = []
-    for part in mail.walk():
-        ctype = part.get_content_type()
-        if ctype in ("message/delivery-status", "message/global-delivery-status"):
-            for block in _status_blocks(part):
-                status = status or _first(block, "Status")
-                action = action or (_first(block, "Action") or "").lower() or None
-                diagnostic = diagnostic or _first(block, "Diagnostic-Code") or ""
-        elif ctype in ("message/rfc822", "message/global"):
-            inner = part.get_payload()
-            inner = inner[0] if isinstance(inner, list) and inner else inner
-            if isinstance(inner, Message):
-                ids += message_ids(str(inner.get("Message-ID", "")))
-        elif ctype in ("text/rfc822-headers", "message/rfc822-headers"):
-            payload = part.get_payload(decode=True) or b""
-            headers = BytesHeaderParser(policy=policy.default).parsebytes(payload)
-            ids += message_ids(str(headers.get("Message-ID", "")))
-    if not ids:  # a plain-text bounce: the original headers are quoted in the body
-        body = _body_text(mail) if not mail.is_multipart() else \
-            "\n".join(str(p.get_payload(decode=True) or b"", "utf-8", "replace")
-                      for p in mail.walk() if p.get_content_maintype() == "text")
-        ids = [m for line in body.splitlines() if line.lower().lstrip().startswith("message-id")
-               for m in message_ids(line)]
-        if status is None:
-            found = _STATUS.search(body)
-            code = _REPLY_CODE.search(body)
-            status = found.group(0) if found else (
-                f"{code.group(1)[0]}.0.0" if code else None)
-        diagnostic = diagnostic or body.strip()[:300]
-    if not ids:
-        return None
-    if action is None:
-        action = "delayed" if status and status.startswith("4") else "failed"
-    return BounceReport(tuple(dict.fromkeys(ids)), status, action, diagnostic.strip()[:300])
-
-
-def _status_blocks(part: Message) -> list[Message]:
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        return [p for p in payload if isinstance(p, Message)]
-    text = payload if isinstance(payload, str) else ""
-    parser = BytesHeaderParser(policy=policy.default)
-    return [parser.parsebytes(block.strip().encode() + b"\n")
-            for block in re.split(r"\r?\n\s*\r?\n", text) if block.strip()]
-
-
-def _first(block: Message, name: str) -> str | None:
-    value = block.get(name)
-    if value is None:
-        return None
-    text = str(value).strip()
-    if name == "Status":
-        found = _STATUS.search(text)
-        return found.group(0) if found else None
-    return text
-
-
-__all__ = ["BounceReport", "SmtpEmailChannel", "build_email", "html_to_text", "message_ids",
-           "parse_inbound", "parse_report", "render_html", "text_direction"]
+__all__ = ["BounceReport", "SmtpEmailChannel", "build_email", "html_lang", "html_to_text",
+           "message_id_for", "message_ids", "parse_inbound", "parse_report", "render_html",
+           "text_direction", "tls_context"]

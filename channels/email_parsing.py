@@ -1,0 +1,222 @@
+"""Email inbound parsing: received RFC 5322 bytes as an InboundParsed, and bounce reports.
+
+Replies become an InboundParsed (body text with quoted blocks left out, the thread
+tokens from the +tags of the addresses it was sent to, auto-reply detection); delivery
+status notifications and MAILER-DAEMON messages are read by `parse_report`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses, parseaddr
+from html.parser import HTMLParser
+
+from channels.base import InboundParsed
+
+_MSGID = re.compile(r"<([^<>\s]+)>")
+_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_REPLY_CODE = re.compile(r"(?m)^\s*([245]\d\d)[\s-]")
+
+
+# -- inbound -----------------------------------------------------------------------------
+class _TextExtractor(HTMLParser):
+    """HTML mail as plain text; quoted blocks (blockquote, gmail_quote) are left out."""
+
+    _BREAKS = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self._skip = 0
+        self._stack: list[bool] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = dict(attrs).get("class") or ""
+        skip = tag in ("style", "script", "head", "blockquote") or "gmail_quote" in classes \
+            or dict(attrs).get("id") in ("divRplyFwdMsg", "appendonsend")
+        if tag not in ("br", "img", "hr", "meta", "link", "input"):
+            self._stack.append(skip)
+            self._skip += skip
+        if tag in self._BREAKS and not self._skip:
+            self.out.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("br", "img", "hr", "meta", "link", "input"):
+            return
+        if self._stack:
+            self._skip -= self._stack.pop()
+        if tag in self._BREAKS and not self._skip:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.out.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Readable text from an HTML body (tags dropped, quoted blocks left out)."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    text = "".join(parser.out).replace("\xa0", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def message_ids(value: str) -> list[str]:
+    """The Message-IDs in a References / In-Reply-To value, without angle brackets."""
+    return _MSGID.findall(value or "")
+
+
+def _body_text(mail: EmailMessage) -> str:
+    part = mail.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError):  # unknown charset: keep what can be read
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
+    if part.get_content_type() == "text/html":
+        return html_to_text(content)
+    return str(content)
+
+
+def _tokens(mail: EmailMessage) -> list[str]:
+    """Candidate thread tokens: the +tag of every address the mail was sent to."""
+    found: list[str] = []
+    values = [str(v) for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
+              for v in mail.get_all(name, [])]
+    for _, address in getaddresses(values):
+        local = address.rpartition("@")[0]
+        if "+" in local:
+            token = local.split("+", 1)[1]
+            if token and token not in found:
+                found.append(token)
+    return found
+
+
+def parse_inbound(raw: bytes) -> InboundParsed:
+    """An RFC 5322 message as an InboundParsed; the raw bytes are kept as received."""
+    mail = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(mail, EmailMessage)
+    text = _body_text(mail)
+    sender = parseaddr(str(mail.get("From", "")))[1].lower()
+    tokens = _tokens(mail)
+    message_id = str(mail.get("Message-ID", "")).strip()
+    provider_id = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+    auto = str(mail.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(mail.get("Precedence", "")).strip().lower()
+    return InboundParsed(
+        channel="email",
+        sender_address=sender,
+        text=text,
+        raw=raw.decode("utf-8", errors="replace"),
+        provider_id=provider_id[:200],
+        thread_token=tokens[0] if tokens else None,
+        extra={"references": str(mail.get("References", "")),
+               "in_reply_to": str(mail.get("In-Reply-To", "")),
+               "tokens": tokens,
+               "subject": str(mail.get("Subject", "")),
+               "auto_reply": (auto not in ("", "no")) or precedence in ("auto_reply", "bulk",
+                                                                          "junk")
+               or bool(mail.get("X-Autoreply") or mail.get("X-Autorespond"))},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BounceReport:
+    """A delivery status notification: which message failed, how, and whether for good."""
+
+    original_message_ids: tuple[str, ...]
+    status: str | None
+    action: str
+    diagnostic: str
+
+    @property
+    def permanent(self) -> bool:
+        """True for a 5.x.x status (the address will not work), False for 4.x.x."""
+        return bool(self.status and self.status.startswith("5"))
+
+    @property
+    def failed(self) -> bool:
+        """True when the report says delivery failed (not merely delayed or relayed)."""
+        return self.action == "failed"
+
+
+def _is_daemon(sender: str) -> bool:
+    local = sender.partition("@")[0].lower()
+    return local in ("mailer-daemon", "postmaster", "mail-daemon") or not sender
+
+
+def parse_report(raw: bytes) -> BounceReport | None:
+    """The bounce in a DSN (multipart/report) or a MAILER-DAEMON message; None for other mail."""
+    mail = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(mail, EmailMessage)
+    is_report = mail.get_content_type() == "multipart/report" and \
+        mail.get_param("report-type", "").lower() == "delivery-status"
+    sender = parseaddr(str(mail.get("From", "")))[1]
+    if not is_report and not (_is_daemon(sender) and str(mail.get("From", ""))):
+        return None
+    status = action = None
+    diagnostic = ""
+    ids: list[str] = []
+    for part in mail.walk():
+        ctype = part.get_content_type()
+        if ctype in ("message/delivery-status", "message/global-delivery-status"):
+            for block in _status_blocks(part):
+                status = status or _first(block, "Status")
+                action = action or (_first(block, "Action") or "").lower() or None
+                diagnostic = diagnostic or _first(block, "Diagnostic-Code") or ""
+        elif ctype in ("message/rfc822", "message/global"):
+            inner = part.get_payload()
+            inner = inner[0] if isinstance(inner, list) and inner else inner
+            if isinstance(inner, Message):
+                ids += message_ids(str(inner.get("Message-ID", "")))
+        elif ctype in ("text/rfc822-headers", "message/rfc822-headers"):
+            payload = part.get_payload(decode=True) or b""
+            headers = BytesHeaderParser(policy=policy.default).parsebytes(payload)
+            ids += message_ids(str(headers.get("Message-ID", "")))
+    if not ids:  # a plain-text bounce: the original headers are quoted in the body
+        body = _body_text(mail) if not mail.is_multipart() else \
+            "\n".join(str(p.get_payload(decode=True) or b"", "utf-8", "replace")
+                      for p in mail.walk() if p.get_content_maintype() == "text")
+        ids = [m for line in body.splitlines() if line.lower().lstrip().startswith("message-id")
+               for m in message_ids(line)]
+        if status is None:
+            found = _STATUS.search(body)
+            code = _REPLY_CODE.search(body)
+            status = found.group(0) if found else (
+                f"{code.group(1)[0]}.0.0" if code else None)
+        diagnostic = diagnostic or body.strip()[:300]
+    if not ids:
+        return None
+    if action is None:
+        action = "delayed" if status and status.startswith("4") else "failed"
+    return BounceReport(tuple(dict.fromkeys(ids)), status, action, diagnostic.strip()[:300])
+
+
+def _status_blocks(part: Message) -> list[Message]:
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return [p for p in payload if isinstance(p, Message)]
+    text = payload if isinstance(payload, str) else ""
+    parser = BytesHeaderParser(policy=policy.default)
+    return [parser.parsebytes(block.strip().encode() + b"\n")
+            for block in re.split(r"\r?\n\s*\r?\n", text) if block.strip()]
+
+
+def _first(block: Message, name: str) -> str | None:
+    value = block.get(name)
+    if value is None:
+        return None
+    text = str(value).strip()
+    if name == "Status":
+        found = _STATUS.search(text)
+        return found.group(0) if found else None
+    return text
