@@ -129,7 +129,10 @@ def _render_invitation(message: Message, guardian: Guardian, school: School, lan
     if details.get("where"):
         lines.append(_("Where: {where}").format(where=free(details["where"])))
     if details.get("minutes"):
-        lines.append(_("How long: about {minutes} minutes").format(minutes=details["minutes"]))
+        minutes = int(details["minutes"])
+        lines.append(translations_for(language).ngettext(
+            "How long: about {minutes} minute", "How long: about {minutes} minutes",
+            minutes).format(minutes=minutes))
     lines.append(_("You are welcome to bring a friend, relative or supporter. "
                    "You can ask for an interpreter."))
     lines.append(_("If none of these times work, reply and tell us what would suit you."))

@@ -88,10 +88,11 @@ async def unsubscribe_page(token: str, request: Request) -> Response:
             _("You will not get emails from {school}. The school can still reach you "
               "another way you agreed to.").format(school=school or _("the school"))]),
             headers=_HEADERS)
+    button = escape(_("Yes, stop these emails"))
     form = (f'<form method="post" action="/unsubscribe/{escape(token, quote=True)}">\n'
             f'<input type="hidden" name="List-Unsubscribe" value="One-Click">\n'
             f'<button type="submit" style="font-size:1em;padding:0.5em 1em">'
-            f'{escape(_("Yes, stop these emails"))}</button>\n</form>\n')
+            f'{button}</button>\n</form>\n')
     return HTMLResponse(_page(language, title, [
         _("Press the button to stop getting emails from {school}.").format(
             school=school or _("the school")),
