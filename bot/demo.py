@@ -91,5 +91,11 @@ def run_demo(ctx: Context, console: Console) -> None:
     counts = ", ".join(f"{n} {c}" for c, n in outbox_summary(folder).items())
     console.print(f"[bold]Outbox[/] {folder} ({counts}): open the .eml files in any mail "
                   "program, the .json files in any editor.")
+    if ctx.settings.translation_backend == "none":
+        console.print("Families with another home language got the message in English with "
+                      "a line in their language saying so, and fixed texts (like the reply "
+                      "acknowledgement) in their language. To translate what staff write, "
+                      "set SCHOOLGATE_TRANSLATION_BACKEND=libretranslate and "
+                      "SCHOOLGATE_TRANSLATION_URL (see README, \"Every family's language\").")
     console.print("Next: [bold]schoolgate log --student S001[/], "
                   "[bold]schoolgate good-news --help[/], [bold]schoolgate serve[/]")
