@@ -98,6 +98,46 @@ def check_text_cmd(
         raise typer.Exit(1)
 
 
+@app.command("translate")
+def translate_cmd(
+    text: Annotated[str, typer.Argument(help="What you plan to send.")],
+    to: Annotated[list[str], typer.Option("--to", help="Family language, e.g. pl. Repeatable.")],
+    back: Annotated[bool, typer.Option(
+        "--back", help="Translate it back too, to check the meaning.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Preview the machine translation of a text (and its back-translation) before sending."""
+    from bot.translate import preview
+    from translations.machine import TranslationError, build_translator
+
+    settings = get_settings()
+    translator = build_translator(settings)
+    if translator is None:
+        raise InvalidInputError("no translation service is set up: set "
+                                "SCHOOLGATE_TRANSLATION_BACKEND (see .env.example)")
+
+    async def run() -> list[Any]:
+        try:
+            return [await preview(translator, text, settings.staff_language, lang, back=back)
+                    for lang in to]
+        finally:
+            await translator.close()
+
+    try:
+        previews = asyncio.run(run())
+    except TranslationError as exc:
+        raise InvalidInputError(f"translation failed: {exc}") from None
+    if as_json:
+        print_json([{"language": p.language, "translation": p.translated,
+                     "back_translation": p.back} for p in previews])
+        return
+    for p in previews:
+        out.print(f"[bold]{p.language}:[/] {p.translated}", highlight=False)
+        if p.back is not None:
+            out.print(f"  [dim]back to {settings.staff_language}:[/] {p.back}",
+                      highlight=False)
+
+
 def plain_words_gate(text: str) -> None:
     """Warn about jargon and hard reading on stderr; refuse jargon when the school blocks it."""
     from bot.plain import check_text, enforce, format_report

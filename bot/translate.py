@@ -15,6 +15,8 @@ import hashlib
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -250,3 +252,34 @@ def send_untranslated(session: Session, delivery_id: int, now: datetime | None =
     row.status = DeliveryStatus.QUEUED
     row.next_attempt_at = now or utcnow()
     audit(session, "staff", "send_untranslated", "delivery", row.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """A machine translation and, on request, the same text translated back to check it."""
+
+    language: str
+    translated: str
+    back: str | None
+
+
+async def preview(translator: Translator, text: str, source: str, target: str, *,
+                  names: Iterable[str] = (), back: bool = False) -> Preview:
+    """Translate `text` as a family would receive it, and optionally back again.
+
+    Names and contact details are masked both ways, so a check of the meaning sends
+    no more personal data than the message itself will.
+    """
+    names = list(names)
+    masked = mask(text, names)
+    try:
+        [forward] = await translator.translate_batch([masked.text], source, target)
+        translated = unmask(forward, masked.values)
+        back_text = None
+        if back:
+            again = mask(translated, names)
+            [returned] = await translator.translate_batch([again.text], target, source)
+            back_text = unmask(returned, again.values)
+    except PlaceholderLostError as exc:
+        raise TranslationError(str(exc)) from exc
+    return Preview(target, translated, back_text)

@@ -68,3 +68,31 @@ def test_demo_runs_in_an_empty_folder_and_writes_outbox_files(tmp_path: Path) ->
     entries = json.loads(log.stdout)
     assert [e["direction"] for e in entries].count("in") == 1
     assert any(e["kind"] == "invitation" and e["status"] == "sent" for e in entries)
+
+
+def test_translate_previews_translation_and_back_translation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import get_settings
+    from tests.standins.libretranslate import LibreTranslateStandIn
+
+    with LibreTranslateStandIn() as server:
+        monkeypatch.setenv("SCHOOLGATE_TRANSLATION_BACKEND", "libretranslate")
+        monkeypatch.setenv("SCHOOLGATE_TRANSLATION_URL", server.url)
+        get_settings.cache_clear()
+        try:
+            result = CliRunner().invoke(
+                app, ["translate", "--to", "pl", "--back", "--json",
+                      "Please call 07700 900123 about the trip."])
+        finally:
+            get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    [preview] = json.loads(result.stdout)
+    assert preview["translation"] == "<pl> Please call 07700 900123 about the trip."
+    assert preview["back_translation"] == "<en> <pl> Please call 07700 900123 about the trip."
+    assert "07700" not in server.sent_text()  # masked both ways
+
+
+def test_translate_without_a_backend_says_how_to_set_one_up(tmp_path: Path) -> None:
+    result = run("translate", "--to", "pl", "Hello", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "SCHOOLGATE_TRANSLATION_BACKEND" in result.stderr
