@@ -180,7 +180,7 @@ class Settings(BaseSettings):
     jargon_mode: Literal["warn", "block"] = "warn"
     glossary_file: Path | None = None
     translation_backend: Literal["none", "libretranslate", "google", "deepl", "microsoft"] = "none"
-    translation_url: str = "http://127.0.0.1:5000"
+    translation_url: str | None = None
     translation_api_key: str | None = None
     translation_region: str | None = None
     translation_timeout: float = 20.0
@@ -199,6 +199,12 @@ class Settings(BaseSettings):
             provider = getattr(self, name)
             if provider.configured:
                 problems += provider.problems()
+        if self.translation_backend == "libretranslate" and not self.translation_url:
+            problems.append("SCHOOLGATE_TRANSLATION_URL must give your LibreTranslate server's "
+                            "address, e.g. http://127.0.0.1:5000")
+        if self.translation_backend in ("deepl", "microsoft") \
+                and is_placeholder(self.translation_api_key):
+            problems.append("SCHOOLGATE_TRANSLATION_API_KEY is empty or a placeholder")
         try:
             from zoneinfo import ZoneInfo
 

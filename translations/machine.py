@@ -12,6 +12,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
+from urllib.parse import urljoin
 
 import httpx
 
@@ -97,18 +98,22 @@ class DeepTranslator(Translator):
     }
 
     def __init__(self, provider: str, api_key: str | None = None,
-                 base_url: str | None = None, region: str | None = None) -> None:
+                 base_url: str | None = None, region: str | None = None,
+                 timeout: float = 20.0) -> None:
         if provider not in self.PROVIDERS:
             raise ValueError(f"unknown translation provider {provider!r}")
         self.name = provider  # type: ignore[misc]
         self.api_key = api_key
         self.base_url = base_url
         self.region = region
+        self.timeout = timeout
 
     def _client(self, source: str, target: str) -> Any:
         import deep_translator
 
         cls = getattr(deep_translator, self.PROVIDERS[self.name])
+        if self.name == "microsoft" and self.base_url:
+            cls = self._microsoft_at(cls, self.base_url)
         kwargs: dict[str, Any] = {"source": backend_code(source), "target": backend_code(target)}
         if self.name == "deepl":
             kwargs.update(api_key=self.api_key, use_free_api=False)
@@ -119,6 +124,22 @@ class DeepTranslator(Translator):
             client._base_url = self.base_url  # deep-translator has no public option for it
         return client
 
+    @staticmethod
+    def _microsoft_at(cls: type, base_url: str) -> type:
+        """MicrosoftTranslator asking `base_url`'s host, not the public one, for languages."""
+        import requests
+
+        # 1.11 fetches a hard-coded public URL in __init__; the host serving /translate
+        # serves /languages too (regional endpoints, proxies, local stand-ins).
+        languages_url = urljoin(base_url, "languages?api-version=3.0&scope=translation")
+
+        class Microsoft(cls):  # type: ignore[misc, valid-type]
+            def _get_supported_languages(self) -> dict[str, str]:
+                names = requests.get(languages_url, timeout=20).json()["translation"]
+                return {v["name"].lower(): k.lower() for k, v in names.items()}
+
+        return Microsoft
+
     async def translate_batch(self, texts: Sequence[str], source: str,
                               target: str) -> list[str]:
         """Translate each text (deep-translator sends one request per text)."""
@@ -127,7 +148,11 @@ class DeepTranslator(Translator):
             return [client.translate(t) for t in texts]
 
         try:
-            return await asyncio.to_thread(run)
+            # deep-translator sets no timeout of its own: stop waiting (the thread ends
+            # when the socket does), so one hung request never stalls the worker.
+            return await asyncio.wait_for(asyncio.to_thread(run), self.timeout * len(texts))
+        except TimeoutError as exc:
+            raise TranslationError(f"{self.name} did not answer in time") from exc
         except Exception as exc:  # deep-translator raises many unrelated types
             raise TranslationError(f"{self.name} failed: {type(exc).__name__}") from exc
 
@@ -141,4 +166,5 @@ def build_translator(settings: Any) -> Translator | None:
         return LibreTranslate(settings.translation_url, settings.translation_api_key,
                               settings.translation_timeout)
     return DeepTranslator(backend, settings.translation_api_key,
-                          settings.translation_url or None, settings.translation_region)
+                          settings.translation_url or None, settings.translation_region,
+                          timeout=settings.translation_timeout)
