@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.reply_translate import ReplyTranslationStep
 from bot.store import make_engine, make_session_factory, upgrade
 from bot.store.models import School
 from bot.translate import TranslationStep
@@ -64,8 +65,13 @@ class Context:
             retry_base_seconds=s.retry_base_seconds, retry_max_seconds=s.retry_max_seconds,
             stale_sending_seconds=s.stale_sending_seconds, poll_seconds=s.worker_poll_seconds,
         )
-        step = TranslationStep(self.factory, build_translator(s),
+        translator = build_translator(s)
+        step = TranslationStep(self.factory, translator,
                                retry_seconds=s.translation_retry_seconds,
                                give_up_hours=s.translation_give_up_hours)
         return Worker(self.factory, self.channels, policy,  # type: ignore[arg-type]
-                      public_url=s.public_url, translation=step, **overrides)
+                      public_url=s.public_url, translation=step,
+                      reply_translation=ReplyTranslationStep(
+                          self.factory, translator, s.staff_language,
+                          retry_seconds=s.translation_retry_seconds),
+                      **overrides)

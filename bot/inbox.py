@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from bot.audit import audit
 from bot.dispatcher import dispatch
 from bot.keywords import handle_keyword
+from bot.reply_language import detect_reply_language, reply_candidates
 from bot.store.models import (
     Delivery,
     Guardian,
@@ -130,7 +131,8 @@ def process(factory: sessionmaker[Session], inbound_id: int, available: Collecti
         inbound.guardian_id = guardian.id
         inbound.student_id = student.id if student else None
         inbound.routed_to_id = staff.id if staff else None
-        inbound.language = guardian.language
+        inbound.language = detect_reply_language(inbound.body, guardian.language,
+                                                 reply_candidates(session, guardian))
         inbound.status = InboundStatus.ROUTED
         audit(session, "system", "inbound_routed", "inbound", inbound.id,
               staff_id=staff.id if staff else None)

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dispatcher import fall_back, mark_address_failed
+from bot.reply_translate import ReplyTranslationStep
 from bot.store.models import Delivery, DeliveryStatus, utcnow
 from bot.translate import TranslationStep
 from channels.base import Channel, DeliveryOutcome, DeliveryResult, OutgoingMessage
@@ -105,7 +106,8 @@ class Worker:
     def __init__(self, factory: sessionmaker[Session], channels: Mapping[str, Channel],
                  policy: WorkerPolicy | None = None, worker_id: str | None = None,
                  clock: Callable[[], datetime] = utcnow, public_url: str = "",
-                 translation: TranslationStep | None = None) -> None:
+                 translation: TranslationStep | None = None,
+                 reply_translation: ReplyTranslationStep | None = None) -> None:
         self.factory = factory
         self.channels = dict(channels)
         self.policy = policy or WorkerPolicy()
@@ -113,6 +115,7 @@ class Worker:
         self.clock = clock
         self.public_url = public_url
         self.translation = translation
+        self.reply_translation = reply_translation
         self.sent = 0
 
     # -- claiming ------------------------------------------------------------------------
@@ -250,7 +253,9 @@ class Worker:
         last_recovery = self.clock()
         while not stop.is_set():
             prepared = await self.translation.run(self.clock()) if self.translation else 0
-            if await self.run_batch() or prepared:
+            replied = await self.reply_translation.run(self.clock()) \
+                if self.reply_translation else 0
+            if await self.run_batch() or prepared or replied:
                 continue
             if until_empty:
                 break
