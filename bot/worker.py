@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.dispatcher import fall_back, mark_address_failed
 from bot.reply_translate import ReplyTranslationStep
 from bot.store.models import Delivery, DeliveryStatus, utcnow
+from bot.sweeper import settle_received
 from bot.translate import TranslationStep
 from channels.base import Channel, DeliveryOutcome, DeliveryResult, OutgoingMessage
 
@@ -250,6 +251,7 @@ class Worker:
         """Drain until stopped (or, with `until_empty`, until nothing is due). Returns rows sent."""
         stop = stop or asyncio.Event()
         await self.recover()
+        await settle_received(self.factory, self.channels, now=self.clock())
         last_recovery = self.clock()
         while not stop.is_set():
             prepared = await self.translation.run(self.clock()) if self.translation else 0
@@ -262,6 +264,7 @@ class Worker:
             if (self.clock() - last_recovery).total_seconds() > \
                     min(60.0, self.policy.stale_sending_seconds / 2):
                 await self.recover()
+                await settle_received(self.factory, self.channels, now=self.clock())
                 last_recovery = self.clock()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.policy.poll_seconds)

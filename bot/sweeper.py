@@ -1,0 +1,62 @@
+"""Finish inbound messages that were stored but never processed (a crash, a bug, a DB blip).
+
+Storing comes first on every inbound path, so a parent's message is never lost; this
+sweep makes sure it is also never left unrouted. Each channel is finished through its
+own path (email re-matches its thread, Telegram re-checks for /start), which are all
+idempotent: a message already processed is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import inbox
+from bot.store.models import InboundMessage, InboundStatus, utcnow
+from channels.base import Channel
+
+log = logging.getLogger(__name__)
+
+
+async def settle_received(factory: sessionmaker[Session], channels: Mapping[str, Channel],
+                          older_than: timedelta = timedelta(seconds=60),
+                          now: datetime | None = None, limit: int = 100) -> int:
+    """Process inbound rows still 'received' after `older_than`; returns how many settled."""
+    cutoff = (now or utcnow()) - older_than
+    with factory() as session:
+        rows = session.execute(
+            select(InboundMessage.id, InboundMessage.channel, InboundMessage.raw_payload)
+            .where(InboundMessage.status == InboundStatus.RECEIVED,
+                   InboundMessage.received_at <= cutoff)
+            .order_by(InboundMessage.id).limit(limit)).all()
+    if not rows:
+        return 0
+    settled = 0
+    available = set(channels)
+    if any(r.channel == "telegram" for r in rows):
+        from bot.telegram_inbound import retry_unprocessed
+
+        settled += await retry_unprocessed(factory, channels.get("telegram"), available)
+    for row in rows:
+        try:
+            if row.channel == "email":
+                from bot.email_inbound import handle_raw
+
+                await asyncio.to_thread(handle_raw, factory, row.raw_payload.encode("utf-8"),
+                                        available)
+            elif row.channel == "sms":
+                await asyncio.to_thread(inbox.process, factory, row.id, available)
+            else:
+                continue
+        except Exception as exc:  # try again on the next sweep; never stop the worker
+            log.warning("inbound %s still not processed (%s)", row.id, type(exc).__name__)
+            continue
+        settled += 1
+    if settled:
+        log.info("settled %d inbound message(s) left unprocessed", settled)
+    return settled
