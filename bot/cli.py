@@ -379,6 +379,25 @@ def log_cmd(
         print_log(out, entries)
 
 
+@app.command("unreachable")
+def unreachable_cmd(as_json: JsonOpt = False) -> None:
+    """Families no channel can reach (opted out, no address, addresses failed), with why."""
+    from bot.reach import unreachable_guardians
+
+    ctx = context()
+    with ctx.factory() as s:
+        school = ctx.school(s)
+        rows = [{"guardian": g.ref, "name": f"{g.first_name} {g.last_name}", "reason": why}
+                for g, why in unreachable_guardians(s, ctx.channels, school_id=school.id)]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("every family can be reached on at least one channel")
+    for r in rows:
+        out.print(f"{r['guardian']} {r['name']}: {r['reason']}", highlight=False)
+
+
 @app.command("review")
 def review_cmd(
     resend: Annotated[int | None, typer.Option(help="Queue this delivery id again.")] = None,

@@ -96,3 +96,19 @@ def test_translate_without_a_backend_says_how_to_set_one_up(tmp_path: Path) -> N
     result = run("translate", "--to", "pl", "Hello", cwd=tmp_path)
     assert result.returncode == 1
     assert "SCHOOLGATE_TRANSLATION_BACKEND" in result.stderr
+
+
+def test_family_that_texts_stop_on_its_only_channel_is_listed_unreachable() -> None:
+    from bot.config import get_settings
+
+    get_settings.cache_clear()
+    runner = CliRunner()
+    roster = ROOT / "examples" / "roster.csv"
+    assert runner.invoke(app, ["import-roster", "--json", str(roster)]).exit_code == 0
+    before = json.loads(runner.invoke(app, ["unreachable", "--json"]).stdout)
+    # G002 (Marek) has only a phone and prefers SMS
+    stop = runner.invoke(app, ["simulate-reply", "--from", "07700 900102", "STOP"])
+    assert stop.exit_code == 0, stop.output
+    after = json.loads(runner.invoke(app, ["unreachable", "--json"]).stdout)
+    assert [r["guardian"] for r in before] == []
+    assert [(r["guardian"], r["reason"]) for r in after] == [("G002", "sms: opted out")]
