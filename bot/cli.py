@@ -379,6 +379,47 @@ def log_cmd(
         print_log(out, entries)
 
 
+@app.command("reply")
+def reply_cmd(
+    text: Annotated[str, typer.Argument(help="Your answer, in your own words.")],
+    to: Annotated[int, typer.Option("--to", help="The id of the parent's reply.")],
+    author: Annotated[str, typer.Option("--from", help="Staff email or name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a parent's reply: it goes back on the channel they used, in their language."""
+    from bot.lookup import staff_by_email_or_name
+    from bot.staff_reply import reply_to_inbound
+
+    plain_words_gate(text)
+    ctx = context()
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        staff = staff_by_email_or_name(s, school.id, author)
+        rows = reply_to_inbound(s, to, staff, text, set(ctx.channels))
+        summary = _queued_summary(rows[0].message_id, rows) if rows else {"deliveries": []}
+    _print_queued(summary, as_json)
+
+
+@app.command("export")
+def export_cmd(
+    guardian: Annotated[str, typer.Option("--guardian", help="Guardian id from the roster.")],
+    folder: Annotated[Path, typer.Option("--out", help="Folder for the two files.")]
+    = Path("exports"),
+) -> None:
+    """Everything held about one guardian (subject access request): JSON and a readable page."""
+    from bot.export import write_export
+    from bot.lookup import guardian_by_ref
+
+    ctx = context()
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        row = guardian_by_ref(s, school.id, guardian)
+        paths = write_export(s, row.id, folder,
+                             actor=f"cli:{os.environ.get('USER', 'unknown')}")
+    for path in paths:
+        out.print(f"written {path.resolve()}", highlight=False)
+
+
 @app.command("unreachable")
 def unreachable_cmd(as_json: JsonOpt = False) -> None:
     """Families no channel can reach (opted out, no address, addresses failed), with why."""

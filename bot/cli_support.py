@@ -111,9 +111,10 @@ def print_log(console: Console, entries: list[LogEntry]) -> None:
         return
     for e in entries:
         arrow, word = ("→", "to") if e.direction == "out" else ("←", "from")
+        label = f"delivery {e.id}" if e.direction == "out" else f"reply {e.id}"
         status = e.status + (f": {e.error}" if e.error else "")
         console.print(f"[bold]{e.at:%Y-%m-%d %H:%M} UTC {arrow} {e.channel or '-'} {word} "
-                      f"{e.guardian or 'unknown sender'}[/] [dim]({e.kind}, {status}, "
+                      f"{e.guardian or 'unknown sender'}[/] [dim]({label}: {e.kind}, {status}, "
                       f"{e.language or '?'})[/]", highlight=False)
         for line in e.text.splitlines() or [""]:
             console.print(f"    {line}", highlight=False, markup=False)

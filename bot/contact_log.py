@@ -17,6 +17,7 @@ class LogEntry:
 
     at: datetime
     direction: str  # "out" or "in"
+    id: int  # delivery id (out) or inbound message id (in: `schoolgate reply --to ID`)
     channel: str | None
     guardian_id: int | None
     guardian: str | None
@@ -69,9 +70,11 @@ def _name(person: object | None) -> str | None:
 
 def _out(d: Delivery) -> LogEntry:
     return LogEntry(
-        at=d.sent_at or d.created_at, direction="out", channel=d.channel,
+        at=d.sent_at or d.created_at, direction="out", id=d.id, channel=d.channel,
         guardian_id=d.guardian_id, guardian=_name(d.guardian), student_id=d.message.student_id,
-        kind=d.message.kind, status=d.status, language=d.language, text=d.rendered_text,
+        kind=d.message.kind, status=d.status, language=d.language,
+        # not rendered yet (waiting for translation): show what staff wrote
+        text=d.rendered_text or d.message.source_text,
         translation=None, staff=d.message.author.name if d.message.author else None,
         error=d.last_error,
     )
@@ -79,7 +82,8 @@ def _out(d: Delivery) -> LogEntry:
 
 def _in(i: InboundMessage) -> LogEntry:
     return LogEntry(
-        at=i.received_at, direction="in", channel=i.channel, guardian_id=i.guardian_id,
+        at=i.received_at, direction="in", id=i.id, channel=i.channel,
+        guardian_id=i.guardian_id,
         guardian=_name(i.guardian), student_id=i.student_id, kind="reply", status=i.status,
         language=i.language, text=i.body, translation=i.translation,
         staff=i.routed_to.name if i.routed_to else None, error=None,
