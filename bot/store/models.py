@@ -365,3 +365,34 @@ class TranslationCache(Base):
     source_text: Mapped[str] = mapped_column(Text)
     translated_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MeetingResponse(Base):
+    """A family's answer to a meeting invitation: a time option, no, another time, or unsure."""
+
+    __tablename__ = "meeting_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id"), index=True)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # slot | no | other_time | unsure
+    slot: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ActionPoint(Base):
+    """Something agreed at a meeting: who does it (school, family or child) and by when."""
+
+    __tablename__ = "action_points"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    meeting_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    owner: Mapped[str] = mapped_column(String(16))  # school | family | child
+    description: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    done_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
