@@ -420,6 +420,104 @@ def export_cmd(
         out.print(f"written {path.resolve()}", highlight=False)
 
 
+# -- action points -----------------------------------------------------------------------
+actions_app = typer.Typer(help="Action points agreed at meetings: who does what, by when.",
+                          no_args_is_help=True)
+app.add_typer(actions_app, name="actions")
+
+
+def _cli_actor() -> str:
+    return f"cli:{os.environ.get('USER', 'unknown')}"
+
+
+@actions_app.command("add")
+def actions_add_cmd(
+    text: Annotated[str, typer.Argument(help="What was agreed, in a sentence.")],
+    student: Annotated[str, typer.Option("--student", help="The school's student id.")],
+    owner: Annotated[str, typer.Option("--owner", help="Who does it: school, family or child.")],
+    due: Annotated[str, typer.Option("--due", help="Due date, e.g. 2026-12-01 (school time).")],
+    staff: Annotated[str | None, typer.Option(
+        "--staff", help="Staff email or name (school actions default to the key worker).")]
+    = None,
+    meeting: Annotated[int | None, typer.Option(
+        "--meeting", help="The id of the meeting invitation message.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record an action point from a meeting, with its owner and due date."""
+    from datetime import date
+
+    from bot.actions import action_as_dict, add_action
+    from bot.lookup import staff_by_email_or_name, student_by_ref
+
+    try:
+        due_date = date.fromisoformat(due)
+    except ValueError:
+        raise InvalidInputError(f"--due {due!r} is not a date like 2026-12-01") from None
+    ctx = context()
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        action = add_action(
+            s, school.id, student_by_ref(s, school.id, student), owner, text, due_date,
+            staff=staff_by_email_or_name(s, school.id, staff) if staff else None,
+            meeting_message_id=meeting, tz=school.timezone, actor=_cli_actor())
+        data = action_as_dict(s, action, school.timezone)
+    if as_json:
+        print_json(data)
+    else:
+        who = f" ({data['staff']})" if data["staff"] else ""
+        out.print(f"action {data['id']} recorded: {data['owner']}{who}, due {data['due']}",
+                  highlight=False)
+
+
+@actions_app.command("list")
+def actions_list_cmd(
+    student: Annotated[str | None, typer.Option("--student", help="Student id.")] = None,
+    overdue: Annotated[bool, typer.Option(
+        "--overdue", help="Only open actions past their due date.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List action points: the school's own overdue ones first."""
+    from bot.actions import action_as_dict, list_actions
+    from bot.lookup import student_by_ref
+
+    ctx = context()
+    with ctx.factory() as s:
+        school = ctx.school(s)
+        sid = student_by_ref(s, school.id, student).id if student else None
+        rows = [action_as_dict(s, a, school.timezone)
+                for a in list_actions(s, school.id, student_id=sid, overdue_only=overdue)]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("no overdue actions" if overdue else "no action points")
+    for r in rows:
+        flag = "[red]OVERDUE[/] " if r["overdue"] else ("done " if r["status"] == "done" else "")
+        who = f" ({r['staff']})" if r["staff"] else ""
+        out.print(f"{r['id']} {flag}due {r['due']} {r['student']} {r['owner']}{who}: ",
+                  highlight=False, end="")
+        out.print(r["description"], highlight=False, markup=False)
+
+
+@actions_app.command("done")
+def actions_done_cmd(
+    action_id: Annotated[int, typer.Argument(help="The action point id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark an action point done (doing it twice is harmless)."""
+    from bot.actions import action_as_dict, complete_action
+
+    ctx = context()
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        action = complete_action(s, action_id, _cli_actor(), school_id=school.id)
+        data = action_as_dict(s, action, school.timezone)
+    if as_json:
+        print_json(data)
+    else:
+        out.print(f"action {data['id']} is done")
+
+
 @app.command("unreachable")
 def unreachable_cmd(as_json: JsonOpt = False) -> None:
     """Families no channel can reach (opted out, no address, addresses failed), with why."""
