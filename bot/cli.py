@@ -518,6 +518,28 @@ def actions_done_cmd(
         out.print(f"action {data['id']} is done")
 
 
+@app.command("rsvps")
+def rsvps_cmd(
+    message: Annotated[int, typer.Option("--message", help="The invitation's message id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Who has answered a meeting invitation, and with which time."""
+    from bot.audit import audit
+    from bot.journeys.rsvp_inbox import format_rsvp_summary, rsvp_summary
+
+    ctx = context()
+    with ctx.factory() as s, s.begin():
+        try:
+            rows = rsvp_summary(s, message)
+        except LookupError as exc:
+            raise InvalidInputError(str(exc)) from None
+        audit(s, f"cli:{os.environ.get('USER', 'unknown')}", "view_rsvps", "message", message)
+    if as_json:
+        print_json(rows)
+    else:
+        out.print(format_rsvp_summary(rows), markup=False)
+
+
 @app.command("unreachable")
 def unreachable_cmd(as_json: JsonOpt = False) -> None:
     """Families no channel can reach (opted out, no address, addresses failed), with why."""

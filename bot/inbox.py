@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.audit import audit
 from bot.dispatcher import dispatch
+from bot.journeys.rsvp_inbox import record_rsvp
 from bot.keywords import handle_keyword
 from bot.reply_language import detect_reply_language, reply_candidates
 from bot.store.models import (
@@ -136,7 +137,10 @@ def process(factory: sessionmaker[Session], inbound_id: int, available: Collecti
         inbound.status = InboundStatus.ROUTED
         audit(session, "system", "inbound_routed", "inbound", inbound.id,
               staff_id=staff.id if staff else None)
-        _acknowledge(session, inbound, guardian, student, staff, available, now)
+        # An answer to a meeting invitation gets its own confirmation instead of the ack.
+        rsvp = record_rsvp(session, inbound, guardian, student, staff, available, now)
+        if rsvp is None or not rsvp.confirmed:
+            _acknowledge(session, inbound, guardian, student, staff, available, now)
         log.info("inbound %s routed to staff %s", inbound.id, staff.id if staff else None)
         return inbound
 

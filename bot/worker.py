@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dispatcher import fall_back, mark_address_failed
+from bot.journeys.rsvp_inbox import with_invitation_files
 from bot.reply_translate import ReplyTranslationStep
 from bot.store.models import Delivery, DeliveryStatus, utcnow
 from bot.sweeper import settle_received
@@ -66,6 +67,8 @@ class Claimed:
     key: str
     attempts: int
     reply_token: str | None = None
+    message_id: int | None = None
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
 
     def outgoing(self, public_url: str = "") -> OutgoingMessage:
         """The channel-level message for this row (reply token and unsubscribe link included)."""
@@ -73,7 +76,8 @@ class Claimed:
             if public_url and self.reply_token else None
         return OutgoingMessage(address=self.address, text=self.text, subject=self.subject,
                                language=self.language, idempotency_key=self.key,
-                               thread_token=self.reply_token, unsubscribe_url=unsubscribe)
+                               thread_token=self.reply_token, unsubscribe_url=unsubscribe,
+                               attachments=self.attachments)
 
 
 def new_worker_id() -> str:
@@ -137,11 +141,15 @@ class Worker:
             .values(status=DeliveryStatus.SENDING, claimed_by=self.worker_id, claimed_at=now,
                     attempts=T.c.attempts + 1, updated_at=now)
             .returning(T.c.id, T.c.channel, T.c.address, T.c.rendered_text, T.c.subject,
-                       T.c.language, T.c.idempotency_key, T.c.attempts, T.c.reply_token)
+                       T.c.language, T.c.idempotency_key, T.c.attempts, T.c.reply_token,
+                       T.c.message_id)
         )
         with self.factory() as session, session.begin():
-            rows = session.execute(stmt).all()
-        return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+            claimed = [Claimed(*row) for row in session.execute(stmt).all()]
+            # Only rows for channels that carry files can need one: SMS batches skip this.
+            if any(self.channels[c.channel].supports_attachments for c in claimed):
+                claimed = with_invitation_files(session, claimed, self.channels)
+        return sorted(claimed, key=lambda c: c.id)
 
     # -- one batch -----------------------------------------------------------------------
     async def run_batch(self, limit: int | None = None) -> int:

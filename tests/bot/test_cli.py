@@ -16,7 +16,7 @@ from bot.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = ["demo", "serve", "worker", "import-roster", "good-news", "invite", "log",
             "simulate-reply", "review", "db", "actions", "reply", "export", "unreachable",
-            "check-text", "translate", "channels", "telegram-link"]
+            "check-text", "translate", "channels", "telegram-link", "rsvps"]
 
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
