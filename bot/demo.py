@@ -15,7 +15,7 @@ from bot.context import Context
 from bot.journeys.good_news import queue_good_news
 from bot.journeys.meetings import queue_invitation
 from bot.lookup import student_by_ref
-from bot.store.models import Guardian, StudentGuardian
+from bot.store.models import Guardian, MeetingResponse, StudentGuardian
 
 EXAMPLE_ROSTER = Path(__file__).parent / "data" / "roster.csv"
 
@@ -80,7 +80,15 @@ def run_demo(ctx: Context, console: Console) -> None:
     if reply_from:
         inbound = simulate_reply(ctx, reply_from, "Dziękuję! Pasuje mi termin 2.")
         who = inbound.routed_to.name if inbound.routed_to else "the office"
-        console.print(f"[bold]5. Reply[/] a parent answered by SMS; stored and routed to {who}")
+        with ctx.factory() as s:
+            answer = s.scalar(select(MeetingResponse).where(
+                MeetingResponse.inbound_id == inbound.id))
+        picked = f"time {answer.slot}" if answer and answer.slot else (answer.kind if answer
+                                                                        else "")
+        rsvp = f"; read as an answer to the invitation ({picked}), confirmed in Polish" \
+            if answer else ""
+        console.print(f"[bold]5. Reply[/] a parent answered in Polish by SMS: stored, routed to "
+                      f"{who}{rsvp}")
         asyncio.run(ctx.worker().run(until_empty=True))
 
     with ctx.factory() as s:
