@@ -11,15 +11,19 @@ import logging
 from collections.abc import Collection
 from datetime import datetime
 
+from babel.dates import format_datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.audit import audit
 from bot.dispatcher import dispatch
+from bot.fast_track import is_call_request
 from bot.journeys.rsvp_inbox import record_rsvp
 from bot.keywords import handle_keyword
+from bot.render import guardian_zone
 from bot.reply_language import detect_reply_language, reply_candidates
+from bot.school_hours import reply_by, working_hours
 from bot.store.models import (
     Delivery,
     Guardian,
@@ -30,9 +34,9 @@ from bot.store.models import (
     School,
     Staff,
     Student,
-    StudentGuardian,
     utcnow,
 )
+from bot.which_child import attach, choice_of, choices_text, guess_child, open_question
 from channels.base import InboundParsed
 from translations import catalog_language, translations_for
 
@@ -77,18 +81,10 @@ def find_guardian(session: Session, channel: str, address: str) -> Guardian | No
     return found[0] if len(found) == 1 else None
 
 
-def find_student(session: Session, guardian: Guardian) -> Student | None:
-    """The child a reply is about: the only one, or the one the latest message was about."""
-    children = list(session.scalars(
-        select(Student).join(StudentGuardian).where(StudentGuardian.guardian_id == guardian.id)))
-    if len(children) == 1:
-        return children[0]
-    latest = session.scalar(
-        select(Message.student_id).join(Delivery, Delivery.message_id == Message.id)
-        .where(Delivery.guardian_id == guardian.id, Message.student_id.is_not(None),
-               Message.kind != MessageKind.SYSTEM)
-        .order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(1))
-    return session.get(Student, latest) if latest else None
+def find_student(session: Session, guardian: Guardian,
+                 now: datetime | None = None) -> Student | None:
+    """The child a reply is about: the only one, or the one recent messages were about."""
+    return guess_child(session, guardian, now or utcnow()).student
 
 
 def responsible_staff(student: Student | None) -> Staff | None:
@@ -123,9 +119,17 @@ def process(factory: sessionmaker[Session], inbound_id: int, available: Collecti
             log.info("inbound %s matches no family: unmatched queue", inbound.id)
             return inbound
         session.refresh(guardian, ["channels"])
+        moment = now or utcnow()
+        if replied is None and _answer_which_child(session, inbound, guardian, available,
+                                                   moment):
+            return inbound  # "2": the earlier reply now has its child and key worker
         student = replied.message.student if replied is not None else None
-        student = student or find_student(session, guardian)
-        staff = responsible_staff(student)
+        ask: tuple[Student, ...] = ()
+        if student is None:
+            guess = guess_child(session, guardian, moment)
+            student, ask = guess.student, guess.ask
+        # Unclear which child: the first child's key worker reads it meanwhile.
+        staff = responsible_staff(student or (ask[0] if ask else None))
         inbound.in_reply_to_id = replied.id if replied is not None else inbound.in_reply_to_id
         if handle_keyword(session, inbound, guardian, student, staff, available, now):
             return inbound  # STOP / START / HELP: answered here, not routed to staff
@@ -137,33 +141,123 @@ def process(factory: sessionmaker[Session], inbound_id: int, available: Collecti
         inbound.status = InboundStatus.ROUTED
         audit(session, "system", "inbound_routed", "inbound", inbound.id,
               staff_id=staff.id if staff else None)
+        if is_call_request(inbound.body):
+            # CALL: the key worker phones back; nobody else needs to hear why.
+            audit(session, "system", "call_requested", "inbound", inbound.id,
+                  staff_id=staff.id if staff else None)
+            _confirm_call(session, inbound, guardian, student, staff, available, now)
+            log.info("inbound %s: call requested, staff %s", inbound.id,
+                     staff.id if staff else None)
+            return inbound
         # An answer to a meeting invitation gets its own confirmation instead of the ack.
         rsvp = record_rsvp(session, inbound, guardian, student, staff, available, now)
-        if rsvp is None or not rsvp.confirmed:
+        if rsvp is not None and rsvp.confirmed:
+            invitation = session.get(Message, rsvp.message_id)
+            if inbound.student_id is None and invitation is not None \
+                    and invitation.student is not None:
+                # The invitation says which child it is about: that child's key worker.
+                inbound.student_id = invitation.student.id
+                owner = responsible_staff(invitation.student)
+                inbound.routed_to_id = owner.id if owner else inbound.routed_to_id
+        elif ask:
+            _ask_which_child(session, inbound, guardian, ask, available, now)
+        else:
             _acknowledge(session, inbound, guardian, student, staff, available, now)
         log.info("inbound %s routed to staff %s", inbound.id, staff.id if staff else None)
         return inbound
 
 
-def _acknowledge(session: Session, inbound: InboundMessage, guardian: Guardian,
-                 student: Student | None, staff: Staff | None, available: Collection[str],
-                 now: datetime | None) -> None:
-    school = session.scalar(select(School).where(School.id == guardian.school_id))
-    language = catalog_language(guardian.language)
-    _ = translations_for(language).gettext
-    if staff is not None:
-        text = _("Thank you, we have your message. {name} will read it and reply to you."
-                 ).format(name=staff.name)
-    else:
-        text = _("Thank you, we have your message. Someone from {school} will reply to you."
-                 ).format(school=school.name if school else "the school")
+def _answer_which_child(session: Session, inbound: InboundMessage, guardian: Guardian,
+                        available: Collection[str], now: datetime) -> bool:
+    """A "1" / "2" answering our question: attach and re-route the earlier reply."""
+    number = choice_of(inbound.body)
+    if number is None:
+        return False
+    question = open_question(session, guardian, now)
+    if question is None:
+        return False
+    earlier, choices = question
+    if not 1 <= number <= len(choices):
+        return False
+    child = session.get(Student, choices[number - 1])
+    if child is None:
+        return False
+    staff = responsible_staff(child)
+    attach(session, earlier, child, inbound)
+    earlier.routed_to_id = staff.id if staff else None
+    audit(session, "system", "inbound_routed", "inbound", earlier.id,
+          staff_id=staff.id if staff else None)
+    inbound.guardian_id = guardian.id
+    inbound.student_id = child.id
+    inbound.language = guardian.language
+    inbound.status = InboundStatus.HANDLED
+    _acknowledge(session, inbound, guardian, child, staff, available, now)
+    return True
+
+
+def _send(session: Session, inbound: InboundMessage, guardian: Guardian,
+          student: Student | None, text: str, language: str, available: Collection[str],
+          now: datetime | None, **details: object) -> None:
     ack = Message(school_id=guardian.school_id, kind=MessageKind.SYSTEM,
                   student_id=student.id if student else None, source_text=text,
                   source_language=language,
-                  details={"acknowledges": inbound.id})
+                  details={"acknowledges": inbound.id, **details})
     session.add(ack)
     dispatch(session, ack, available, guardians=[guardian], prefer=inbound.channel,
              not_before=now)
+
+
+def _confirm_call(session: Session, inbound: InboundMessage, guardian: Guardian,
+                  student: Student | None, staff: Staff | None, available: Collection[str],
+                  now: datetime | None) -> None:
+    school = session.get(School, guardian.school_id)
+    language = catalog_language(guardian.language)
+    _ = translations_for(language).gettext
+    name = staff.name if staff is not None else (school.name if school else "the school")
+    if guardian.phone:
+        text = _("Thank you. {name} will phone you on {phone}.").format(
+            name=name, phone=guardian.phone)
+    else:
+        text = _("Thank you. {name} will phone you. Please reply with a phone number we "
+                 "can call.").format(name=name)
+    _send(session, inbound, guardian, student, text, language, available, now,
+          call_requested=True)
+
+
+def _ask_which_child(session: Session, inbound: InboundMessage, guardian: Guardian,
+                     children: tuple[Student, ...], available: Collection[str],
+                     now: datetime | None) -> None:
+    language = catalog_language(guardian.language)
+    _ = translations_for(language).gettext
+    text = _("Thank you, we have your message. Which child is it about? Reply with the "
+             "number: {choices}").format(choices=choices_text(children))
+    _send(session, inbound, guardian, None, text, language, available, now,
+          which_child=[c.id for c in children])
+
+
+def expected_reply(school: School, guardian: Guardian, language: str,
+                   received: datetime) -> str:
+    """'Monday 12:30': when an answer is due, in working hours, for the guardian to read."""
+    due = reply_by(received, working_hours(school.policy, school.timezone))
+    return format_datetime(due, "EEEE HH:mm", tzinfo=guardian_zone(guardian, school),
+                           locale=language.replace("-", "_"))
+
+
+def _acknowledge(session: Session, inbound: InboundMessage, guardian: Guardian,
+                 student: Student | None, staff: Staff | None, available: Collection[str],
+                 now: datetime | None) -> None:
+    school = session.get(School, guardian.school_id)
+    assert school is not None  # guardians.school_id is a non-null foreign key
+    language = catalog_language(guardian.language)
+    _ = translations_for(language).gettext
+    when = expected_reply(school, guardian, language, now or inbound.received_at or utcnow())
+    if staff is not None:
+        text = _("Thank you, we have your message. {name} will read it and reply by {when}."
+                 ).format(name=staff.name, when=when)
+    else:
+        text = _("Thank you, we have your message. Someone from {school} will reply by "
+                 "{when}.").format(school=school.name, when=when)
+    _send(session, inbound, guardian, student, text, language, available, now)
 
 
 def receive(factory: sessionmaker[Session], parsed: InboundParsed, available: Collection[str],

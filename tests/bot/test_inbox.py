@@ -93,3 +93,32 @@ def test_parent_of_two_children_reply_attaches_to_latest_message(ctx: Context) -
         younger_id = younger.id
     row = inbox.receive(ctx.factory, _sms("+447700900124", "Thanks!"), ALL)
     assert row.student_id == younger_id
+
+
+def test_acknowledgement_says_when_to_expect_an_answer_in_working_hours(ctx: Context) -> None:
+    """Friday 18:00, 4 working hours: the answer is due by Monday 12:30, in their language."""
+    from datetime import UTC, datetime
+
+    from bot.store.models import Guardian, School
+
+    ids = _family(ctx)
+    with ctx.factory() as s, s.begin():
+        school = s.scalars(select(School)).one()
+        school.policy = {"school_hours": {"start": "08:30", "end": "16:00"},
+                         "reply_within_hours": 4}
+    friday_evening = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+    inbox.receive(ctx.factory, _sms("+447700900123", "Is there school on Monday?"), ALL,
+                  now=friday_evening)
+    with ctx.factory() as s:
+        ack = s.scalars(select(Delivery)).one()
+        assert ack.rendered_text == ("Thank you, we have your message. Ms Key will read it "
+                                     "and reply by Monday 12:30.")
+        guardian = s.get(Guardian, ids["guardian"])
+    with ctx.factory() as s, s.begin():
+        guardian = s.get(Guardian, ids["guardian"])
+        guardian.language, guardian.timezone = "pl", "Europe/Warsaw"
+    inbox.receive(ctx.factory, _sms("+447700900123", "Dziękuję", sid="SM2"), ALL,
+                  now=friday_evening)
+    with ctx.factory() as s:
+        text = s.scalars(select(Delivery).order_by(Delivery.id.desc())).first().rendered_text
+        assert text.startswith("Dziękujemy") and "poniedziałek 13:30" in text

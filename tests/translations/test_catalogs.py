@@ -36,7 +36,7 @@ SOURCE_DIRS = ("bot", "channels")
 LANGUAGES = ("pl", "ur", "pa", "ro", "ar", "bn", "so", "pt", "es", "lt", "uk", "sk", "cs",
              "zh_Hans", "vi")
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-ACK = "Thank you, we have your message. {name} will read it and reply to you."
+ACK = "Thank you, we have your message. {name} will read it and reply by {when}."
 
 
 def _source_catalog() -> Catalog:
@@ -218,9 +218,9 @@ def test_unsupported_or_other_script_falls_back_to_english(stored: str) -> None:
 def test_polish_acknowledgement_is_polish_with_the_name_filled_in() -> None:
     """What a Polish parent reads after replying names their key worker, in Polish."""
     _ = translations_for("pl-PL").gettext
-    text = _(ACK).format(name="Pani Nowak")
-    assert text != ACK.format(name="Pani Nowak")
-    assert "Pani Nowak" in text
+    text = _(ACK).format(name="Pani Nowak", when="poniedziałek 12:30")
+    assert text != ACK.format(name="Pani Nowak", when="poniedziałek 12:30")
+    assert "Pani Nowak" in text and "poniedziałek 12:30" in text
     assert text.startswith("Dziękujemy")
 
 
