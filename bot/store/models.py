@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -108,6 +109,7 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"
     UNREACHABLE = "unreachable"
     NEEDS_REVIEW = "needs_review"
+    HELD = "held"
     CANCELLED = "cancelled"
 
 
@@ -150,6 +152,9 @@ class Staff(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     away: Mapped[bool] = mapped_column(Boolean, default=False)
     cover_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failed_login_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     cover: Mapped[Staff | None] = relationship(remote_side=[id])
@@ -283,6 +288,7 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    held_reason: Mapped[str | None] = mapped_column(String(64))
     segments: Mapped[int | None] = mapped_column(Integer)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     reply_token: Mapped[str | None] = mapped_column(String(40), unique=True,
@@ -317,10 +323,14 @@ class InboundMessage(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     translation: Mapped[str | None] = mapped_column(Text)
     routed_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    notified_at: Mapped[datetime | None] = mapped_column()
+    escalated_at: Mapped[datetime | None] = mapped_column()
+    handled_at: Mapped[datetime | None] = mapped_column()
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
     guardian: Mapped[Guardian | None] = relationship()
     student: Mapped[Student | None] = relationship()
-    routed_to: Mapped[Staff | None] = relationship()
+    routed_to: Mapped[Staff | None] = relationship(foreign_keys=[routed_to_id])
 
 
 class AuditEntry(Base):
@@ -396,3 +406,93 @@ class ActionPoint(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     done_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PackLink(Base):
+    """A private, unguessable, expiring link to a prep pack in one family's language."""
+
+    __tablename__ = "pack_links"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class CheckIn(Base):
+    """A planned 'how are things going?' after a meeting or at an action point's due date."""
+
+    __tablename__ = "check_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    meeting_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    action_point_id: Mapped[int | None] = mapped_column(ForeignKey("action_points.id"))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobMark(Base):
+    """A ledger of work done once (a reminder, a nudge, a ladder step): keys make jobs
+    idempotent, so a scheduler killed and restarted never repeats a message."""
+
+    __tablename__ = "job_marks"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SchedulerLease(Base):
+    """Who runs the scheduler now: exactly one holder across processes and machines."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class Holiday(Base):
+    """A school holiday (inclusive dates): no non-urgent messages go out on these days."""
+
+    __tablename__ = "holidays"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class StaffTask(Base):
+    """Something a person must do: phone or visit a family the ladder could not reach,
+    or find good news for a child overdue for positive contact."""
+
+    __tablename__ = "staff_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"), index=True)
+    guardian_id: Mapped[int | None] = mapped_column(ForeignKey("guardians.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebSession(Base):
+    """A signed-in staff browser session (the cookie holds only the token's value)."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
