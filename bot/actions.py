@@ -80,6 +80,9 @@ def add_action(session: Session, school_id: int, student: Student, owner: str,
           owner=owner, due=due.isoformat(), staff_id=action.staff_id,
           meeting_message_id=meeting_message_id)
     log.info("action point %s added (student %s, owner %s)", action.id, student.id, owner)
+    from bot.journeys.check_ins import schedule_for_action  # journeys build on actions
+
+    schedule_for_action(session, action, tz)
     return action
 
 
@@ -127,8 +130,11 @@ def complete_action(session: Session, action_id: int, actor: str, *,
 def action_as_dict(session: Session, action: ActionPoint, tz: str = "Europe/London",
                    now: datetime | None = None) -> dict[str, Any]:
     """A staff-facing view of one action point: due date in school time, overdue or not."""
+    from bot.journeys.check_ins import reply_for_action
+
     student = session.get(Student, action.student_id)
     staff = session.get(Staff, action.staff_id) if action.staff_id else None
+    reply = reply_for_action(session, action.id)
     return {
         "id": action.id,
         "student": student.ref if student else None,
@@ -141,5 +147,8 @@ def action_as_dict(session: Session, action: ActionPoint, tz: str = "Europe/Lond
         "overdue": is_overdue(action, now),
         "done_at": action.done_at.isoformat() if action.done_at else None,
         "meeting_message_id": action.meeting_message_id,
+        # the family's latest answer to a check-in about this action, with its translation
+        "family_reply": None if reply is None else {
+            "inbound_id": reply.id, "text": reply.body, "translation": reply.translation},
     }
 

@@ -184,14 +184,20 @@ def invite_cmd(
     who: Annotated[list[str] | None, typer.Option(
         "--with", help='Who will be there: "Ms Shah|who organises extra help". Repeatable.')]
     = None,
+    meeting_type: Annotated[str, typer.Option(
+        "--type", help="Which prep pack goes with it: attendance, support_plan_review, "
+                       "school_move, behaviour or progress.")] = "progress",
     as_json: JsonOpt = False,
 ) -> None:
-    """Invite a child's guardians to a meeting: why, who, when, where, how long."""
+    """Invite a child's guardians to a meeting (why, who, when, where, how long), with a
+    prep pack for the meeting type."""
     from zoneinfo import ZoneInfo
 
     from bot.journeys.meetings import queue_invitation
+    from bot.journeys.prep_packs import check_type
     from bot.lookup import staff_by_email_or_name, student_by_ref
 
+    meeting_type = check_type(meeting_type)
     plain_words_gate(why)
     ctx = context()
     zone = ZoneInfo(ctx.settings.timezone)
@@ -216,7 +222,9 @@ def invite_cmd(
             people = [(staff.name, staff.role_description or "your child's key worker")]
         message, rows = queue_invitation(
             s, school, student_by_ref(s, school.id, student), staff, why=why, options=options,
-            where=where, minutes=minutes, who=people, available=ctx.channels)
+            where=where, minutes=minutes, who=people, available=ctx.channels,
+            meeting_type=meeting_type, public_url=ctx.settings.public_url,
+            pack_link_days=ctx.settings.pack_link_days)
         summary = _queued_summary(message.id, rows)
     _print_queued(summary, as_json)
 
@@ -612,3 +620,9 @@ def main() -> None:
         err.print(f"error: unexpected {type(exc).__name__}: {exc} "
                   "(set SCHOOLGATE_DEBUG=1 to see the traceback)", highlight=False)
         sys.exit(1)
+
+
+import bot.cli_cadence  # noqa: E402  (scheduler, cadence, holidays, concern)
+import bot.cli_journeys  # noqa: E402  (reminders, check-ins)
+import bot.cli_people  # noqa: E402  (tasks, notify, escalate, nudge, ladder)
+import bot.cli_staff  # noqa: E402, F401  (staff add, staff list)

@@ -170,9 +170,12 @@ class Settings(BaseSettings):
     staff_language: str = "en"
     default_region: str = "GB"
     public_url: str = "http://127.0.0.1:8000"
+    # a prep-pack link stops working this many days after the meeting's last time option
+    pack_link_days: int = Field(default=14, ge=1, le=365)
     outbox_dir: Path = Path("outbox")
     worker_batch_size: int = Field(default=50, ge=1, le=1000)
     worker_poll_seconds: float = 1.0
+    scheduler_enabled: bool = True  # `schoolgate serve` runs the scheduler too
     max_attempts: int = Field(default=6, ge=1)
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0
@@ -186,6 +189,9 @@ class Settings(BaseSettings):
     translation_timeout: float = 20.0
     translation_retry_seconds: float = 300.0
     translation_give_up_hours: float = 4.0
+    # staff web app: a session ends after this long unused, and after this long in any case
+    web_session_idle_minutes: float = Field(default=60.0, gt=0)
+    web_session_absolute_hours: float = Field(default=12.0, gt=0)
 
     sms: TwilioSettings = Field(default_factory=TwilioSettings)
     email: SmtpSettings = Field(default_factory=SmtpSettings)

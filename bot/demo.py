@@ -62,7 +62,8 @@ def run_demo(ctx: Context, console: Console) -> None:
             options=options, where="Room 4, next to the main office (come in by the front gate)",
             minutes=30, who=[(student.key_worker.name,
                               f"{student.first_name}'s class teacher and key worker")],
-            available=ctx.channels)
+            available=ctx.channels, public_url=ctx.settings.public_url,
+            pack_link_days=ctx.settings.pack_link_days)
         queued += len(rows)
         polish = s.scalar(select(Guardian).join(StudentGuardian)
                           .where(StudentGuardian.student_id == student.id,

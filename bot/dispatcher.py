@@ -26,6 +26,8 @@ from bot.store.models import (
     StudentGuardian,
     utcnow,
 )
+from scheduler import clock
+from scheduler.cadence import hold_new
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +95,16 @@ def audience(session: Session, message: Message) -> list[Guardian]:
 
 def dispatch(session: Session, message: Message, available: Collection[str], *,
              guardians: Iterable[Guardian] | None = None, prefer: str | None = None,
-             not_before: datetime | None = None) -> list[Delivery]:
+             not_before: datetime | None = None, now: datetime | None = None
+             ) -> list[Delivery]:
     """Write one outbox row per guardian (or an 'unreachable' row with the reason).
 
     Idempotent: a guardian who already has a row for this message gets no second one.
+    The cadence policy (scheduler/cadence.py) then holds what may not go yet: nights,
+    weekends, holidays, the weekly cap, a concern before good news. Urgent ones go.
     """
     session.flush()
+    now = now or clock.now()
     school = session.get(School, message.school_id)
     if guardians is None:
         targets = audience(session, message)
@@ -112,9 +118,11 @@ def dispatch(session: Session, message: Message, available: Collection[str], *,
             if guardian.id in done:
                 continue
             choice = choose_channel(guardian, available, prefer=prefer)
-            rows.append(_new_delivery(message, guardian, school, choice, not_before, seq=1))
+            rows.append(_new_delivery(message, guardian, school, choice, not_before or now,
+                                      seq=1))
     session.add_all(rows)
     session.flush()
+    hold_new(session, rows, now, not_before, message, school)
     log.info("message %s: %d outbox rows", message.id, len(rows))
     return rows
 
@@ -168,7 +176,8 @@ def _new_delivery(message: Message, guardian: Guardian, school: School,
             idempotency_key=key,
         )
     else:
-        rendered = render(message, guardian, school, language=message.source_language)
+        rendered = render(message, guardian, school, language=message.source_language,
+                          channel=choice.channel)
         delivery = Delivery(
             message=message, guardian=guardian, channel=choice.channel, address=choice.address,
             subject=rendered.subject, rendered_text=rendered.text, language=rendered.language,

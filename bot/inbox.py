@@ -12,13 +12,14 @@ from collections.abc import Collection
 from datetime import datetime
 
 from babel.dates import format_datetime
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.audit import audit
 from bot.dispatcher import dispatch
 from bot.fast_track import is_call_request
+from bot.journeys.check_ins import attach_reply
 from bot.journeys.rsvp_inbox import record_rsvp
 from bot.keywords import handle_keyword
 from bot.render import guardian_zone
@@ -45,22 +46,20 @@ log = logging.getLogger(__name__)
 
 def store(factory: sessionmaker[Session], parsed: InboundParsed,
           now: datetime | None = None) -> tuple[int, bool]:
-    """Commit the raw inbound message; returns (id, is_new). Duplicates return the first id."""
-    if parsed.provider_id:
-        with factory() as session:
-            existing = session.scalar(select(InboundMessage.id).where(
-                InboundMessage.channel == parsed.channel,
-                InboundMessage.provider_id == parsed.provider_id))
-        if existing is not None:
-            return existing, False
-    row = InboundMessage(channel=parsed.channel, provider_id=parsed.provider_id,
-                         sender_address=parsed.sender_address, raw_payload=parsed.raw,
-                         body=parsed.text, received_at=now or utcnow(),
-                         status=InboundStatus.RECEIVED)
+    """Commit the raw inbound message; returns (id, is_new). Duplicates return the first id.
+
+    One INSERT in one short transaction: this runs inside the webhook, before its answer.
+    A repeat (same channel and provider id) fails the unique constraint and is looked up.
+    """
+    values = {"channel": parsed.channel, "provider_id": parsed.provider_id,
+              "sender_address": parsed.sender_address, "raw_payload": parsed.raw,
+              "body": parsed.text, "received_at": now or utcnow(),
+              "status": InboundStatus.RECEIVED}
     try:
         with factory() as session, session.begin():
-            session.add(row)
-    except IntegrityError:  # a concurrent duplicate won the race
+            inbound_id = session.execute(insert(InboundMessage).values(values)
+                                         .returning(InboundMessage.id)).scalar_one()
+    except IntegrityError:  # a provider retrying a webhook, or a concurrent duplicate
         with factory() as session:
             existing = session.scalar(select(InboundMessage.id).where(
                 InboundMessage.channel == parsed.channel,
@@ -68,8 +67,8 @@ def store(factory: sessionmaker[Session], parsed: InboundParsed,
         if existing is None:
             raise
         return existing, False
-    log.info("inbound %s stored from %s", row.id, parsed.channel)
-    return row.id, True
+    log.info("inbound %s stored from %s", inbound_id, parsed.channel)
+    return inbound_id, True
 
 
 def find_guardian(session: Session, channel: str, address: str) -> Guardian | None:
@@ -150,7 +149,16 @@ def process(factory: sessionmaker[Session], inbound_id: int, available: Collecti
                      staff.id if staff else None)
             return inbound
         # An answer to a meeting invitation gets its own confirmation instead of the ack.
-        rsvp = record_rsvp(session, inbound, guardian, student, staff, available, now)
+        # An answer to a recent check-in is kept with it (and is not a meeting answer).
+        answered = attach_reply(session, inbound, guardian, moment)
+        rsvp = None if answered else record_rsvp(session, inbound, guardian, student, staff,
+                                                 available, now)
+        if answered is not None and inbound.student_id is None:
+            # The check-in says which child it is about: that child's key worker reads it.
+            ask = ()
+            inbound.student_id = answered.student_id
+            owner = responsible_staff(session.get(Student, answered.student_id))
+            inbound.routed_to_id = owner.id if owner else inbound.routed_to_id
         if rsvp is not None and rsvp.confirmed:
             invitation = session.get(Message, rsvp.message_id)
             if inbound.student_id is None and invitation is not None \

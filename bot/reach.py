@@ -1,14 +1,15 @@
-"""Who cannot be reached at all: never dropped quietly, always listed with the reason."""
+"""Who cannot be reached: never dropped quietly, always listed with the reason (no usable
+channel, or silent after the whole persistence ladder)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.dispatcher import choose_channel
-from bot.store.models import Guardian
+from bot.store.models import Guardian, InboundMessage, StaffTask
 
 
 def unreachable_guardians(session: Session, available: Collection[str], *,
@@ -22,4 +23,28 @@ def unreachable_guardians(session: Session, available: Collection[str], *,
         choice = choose_channel(guardian, available)
         if choice.channel is None:
             out.append((guardian, choice.reason))
+    return _with_silent(session, out, school_id)
+
+
+def _with_silent(session: Session, out: list[tuple[Guardian, str]],
+                 school_id: int | None) -> list[tuple[Guardian, str]]:
+    """Add families silent after the whole persistence ladder (scheduler/ladder.py): an
+    open phone-or-visit task and no message from them since it was opened."""
+    replied = exists().where(InboundMessage.guardian_id == StaffTask.guardian_id,
+                             InboundMessage.received_at >= StaffTask.created_at)
+    stmt = (select(Guardian, StaffTask.reason)
+            .join(StaffTask, StaffTask.guardian_id == Guardian.id)
+            .where(StaffTask.kind == "phone_or_visit", StaffTask.done_at.is_(None), ~replied)
+            .order_by(Guardian.id, StaffTask.id))
+    if school_id is not None:
+        stmt = stmt.where(Guardian.school_id == school_id)
+    reasons = {g.id: i for i, (g, _why) in enumerate(out)}
+    for guardian, why in session.execute(stmt).all():
+        text = f"silent after the whole ladder: {why}"
+        if guardian.id in reasons:
+            g, old = out[reasons[guardian.id]]
+            out[reasons[guardian.id]] = (g, f"{old}; {text}")
+        else:
+            reasons[guardian.id] = len(out)
+            out.append((guardian, text))
     return out

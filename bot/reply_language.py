@@ -10,13 +10,15 @@ and replies lingua is unsure of keep the guardian's known language.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Collection
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.privacy import EMAIL, LINK, PHONE
 from bot.store.models import Guardian, School
@@ -24,11 +26,14 @@ from bot.store.models import Guardian, School
 if TYPE_CHECKING:
     from lingua import Language, LanguageDetector
 
+log = logging.getLogger(__name__)
+
 MIN_WORDS = 3
 MIN_LETTERS = 12
 MIN_CONFIDENCE = 0.5
 MIN_UNSPACED = 6
 UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff]")
+WARM_UP_TEXT = "Thank you for the message about the meeting next week."
 # locale codes whose base lingua spells differently
 ALIASES = {"no": "nb", "iw": "he", "fil": "tl", "in": "id", "ji": "yi"}
 
@@ -70,6 +75,16 @@ def too_short(text: str) -> bool:
     return letters < MIN_LETTERS or len(text.split()) < MIN_WORDS
 
 
+def _languages(codes: Collection[str]) -> dict[Language, list[str]]:
+    """lingua's languages for these locale codes, each with the codes that spell it."""
+    by_language: dict[Language, list[str]] = {}
+    for code in sorted({c for c in codes if c}):
+        lang = _lingua(code)
+        if lang is not None:
+            by_language.setdefault(lang, []).append(code)
+    return by_language
+
+
 def detect_reply_language(text: str, guardian_language: str,
                           candidates: Collection[str]) -> str:
     """The locale `text` is written in, among `candidates`; else the guardian's language.
@@ -79,12 +94,7 @@ def detect_reply_language(text: str, guardian_language: str,
     """
     if too_short(text):
         return guardian_language
-    codes = {c for c in (*candidates, guardian_language) if c}
-    by_language: dict[Language, list[str]] = {}
-    for code in sorted(codes):
-        lang = _lingua(code)
-        if lang is not None:
-            by_language.setdefault(lang, []).append(code)
+    by_language = _languages({*candidates, guardian_language})
     if len(by_language) < 2:
         return guardian_language  # nothing to choose between
     detector = _detector(frozenset(by_language))
@@ -102,10 +112,36 @@ def detect_reply_language(text: str, guardian_language: str,
 
 def reply_candidates(session: Session, guardian: Guardian) -> set[str]:
     """The languages a reply from this guardian may be in: the school's families' and staff's."""
-    school = session.get(School, guardian.school_id)
+    return school_candidates(session, guardian.school_id, extra=guardian.language)
+
+
+def school_candidates(session: Session, school_id: int, extra: str | None = None) -> set[str]:
+    """The languages of a school's families and staff (plus `extra`), as locale codes."""
+    school = session.get(School, school_id)
     found = set(session.scalars(select(Guardian.language).distinct().where(
-        Guardian.school_id == guardian.school_id)))
+        Guardian.school_id == school_id)))
     if school is not None:
         found |= set(school.languages or []) | {school.staff_language}
-    found.add(guardian.language)
+    if extra:
+        found.add(extra)
     return {c for c in found if c and re.fullmatch(r"[A-Za-z]{2,3}([_-]\w+)?", c)}
+
+
+def warm_up(factory: sessionmaker[Session]) -> int:
+    """Build each school's detector and load its language models; returns how many.
+
+    lingua loads its models on the first detection (about 1.5 s, holding the GIL), so
+    `schoolgate serve` calls this at start-up rather than leave it to the first reply.
+    """
+    started = time.perf_counter()
+    with factory() as session:
+        sets = {frozenset(_languages(school_candidates(session, school_id)))
+                for school_id in session.scalars(select(School.id))}
+    built = 0
+    for languages in sets:
+        if len(languages) >= 2:
+            _detector(languages).compute_language_confidence_values(WARM_UP_TEXT)
+            built += 1
+    log.info("language detection ready: %d detector(s) in %.1f s", built,
+             time.perf_counter() - started)
+    return built

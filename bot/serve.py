@@ -22,9 +22,13 @@ def build_server_app(ctx: Context, run_workers: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        tasks = []
+        tasks = [asyncio.create_task(_warm_up(ctx), name="language-warm-up")]
         if run_workers:
             tasks.append(asyncio.create_task(ctx.worker().run(stop), name="outbox-worker"))
+        if run_workers and ctx.settings.scheduler_enabled:
+            from scheduler.service import SchedulerService  # waits for the lease if another runs
+
+            tasks.append(asyncio.create_task(SchedulerService(ctx).run(stop), name="scheduler"))
         if ctx.settings.imap.configured:
             from bot.email_inbound import poll_mailbox
 
@@ -48,3 +52,13 @@ def build_server_app(ctx: Context, run_workers: bool = True) -> FastAPI:
 
     app.router.lifespan_context = lifespan
     return app
+
+
+async def _warm_up(ctx: Context) -> None:
+    """Load the reply-language models now, so no reply waits ~1.5 s for them later."""
+    from bot.reply_language import warm_up
+
+    try:
+        await asyncio.to_thread(warm_up, ctx.factory)
+    except Exception as exc:  # not fatal: the first reply then loads them itself
+        log.warning("language detection warm-up failed (%s)", type(exc).__name__)

@@ -24,6 +24,7 @@ from bot.store.models import (
     Message,
     MessageKind,
     Staff,
+    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ def reply_to_inbound(session: Session, inbound_id: int, staff: Staff, text: str,
     deliveries = dispatch(session, message, available, guardians=[guardian],
                           prefer=inbound.channel)
     inbound.status = InboundStatus.HANDLED
+    # Answered: escalation (bot/escalation.py) leaves it alone from now on.
+    inbound.handled_at = inbound.handled_at or utcnow()
+    inbound.handled_by_id = inbound.handled_by_id or staff.id
     audit(session, f"staff:{staff.id}", "staff_reply_queued", "inbound", inbound.id,
           message_id=message.id, deliveries=len(deliveries))
     log.info("inbound %s answered by staff %s: message %s", inbound.id, staff.id, message.id)

@@ -116,7 +116,8 @@ class TranslationStep:
                 out[row.id] = per_message[key]
             else:
                 school = session.get(School, message.school_id)
-                whole = render(message, row.guardian, school, language=message.source_language)
+                whole = render(message, row.guardian, school, language=message.source_language,
+                               channel=row.channel)
                 guardian_names = [row.guardian.first_name, row.guardian.last_name]
                 out[row.id] = {p: mask(p, names[message.id] + guardian_names)
                                for p in (whole.subject, whole.text)}
@@ -206,7 +207,7 @@ class TranslationStep:
                     rendered = self._render(row, school, translated)
                 elif self.translator is None:
                     rendered = render(message, row.guardian, school, language=source,
-                                      note_language=row.language)
+                                      note_language=row.language, channel=row.channel)
                 else:
                     self._wait(session, row, error, now)
                     continue
@@ -222,8 +223,9 @@ class TranslationStep:
     def _render(row: Delivery, school: School | None, translated: dict[str, str]) -> Rendered:
         if has_catalog(row.language):
             return render(row.message, row.guardian, school, language=row.language,
-                          translated=translated)
-        whole = render(row.message, row.guardian, school, language=row.message.source_language)
+                          translated=translated, channel=row.channel)
+        whole = render(row.message, row.guardian, school, language=row.message.source_language,
+                       channel=row.channel)
         return Rendered(subject=translated[whole.subject], text=translated[whole.text],
                         language=row.language)
 
@@ -246,7 +248,7 @@ def send_untranslated(session: Session, delivery_id: int, now: datetime | None =
         raise LookupError(f"delivery {delivery_id} is not waiting for translation")
     school = session.get(School, row.message.school_id)
     rendered = render(row.message, row.guardian, school, language=row.message.source_language,
-                      note_language=row.language)
+                      note_language=row.language, channel=row.channel)
     row.subject, row.rendered_text, row.language = rendered.subject, rendered.text, \
         rendered.language
     row.status = DeliveryStatus.QUEUED

@@ -72,6 +72,16 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _cadence_off_unless_time_is_driven() -> Iterator[None]:
+    """Tests not about cadence must not depend on the day or hour they run at: the
+    cadence policy applies only in tests that drive the clock (tests/scheduler `clock`)."""
+    from scheduler.cadence import enforced
+
+    with enforced(False):
+        yield
+
+
 # -- databases -------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:

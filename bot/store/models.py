@@ -433,6 +433,9 @@ class CheckIn(Base):
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the family's answer: the first reply to the check-in, kept with it
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    answered_at: Mapped[datetime | None] = mapped_column()
 
 
 class JobMark(Base):
@@ -484,6 +487,9 @@ class StaffTask(Base):
     reason: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column()
+    # Set while the task is open, NULL once done: the unique constraint keeps one open
+    # task per thing ("positive_contact:s12"), on SQLite and PostgreSQL alike.
+    open_key: Mapped[str | None] = mapped_column(String(120), unique=True)
 
 
 class WebSession(Base):

@@ -16,6 +16,7 @@ def create_app(ctx: Context) -> FastAPI:
     app.include_router(twilio_hooks.router)
     app.include_router(telegram_hooks.router)
     app.include_router(unsubscribe.router)
+    app.include_router(__import__("bot.web.pack", fromlist=["router"]).router)  # prep packs
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -24,4 +25,7 @@ def create_app(ctx: Context) -> FastAPI:
             session.connection().exec_driver_sql("SELECT 1")
         return {"status": "ok"}
 
+    from bot.web import staff  # staff pages, their static files and error pages
+
+    staff.install(app)
     return app

@@ -3,19 +3,27 @@
 The signature covers the public URL Twilio called (SCHOOLGATE_PUBLIC_URL + path + query)
 and the form fields, so a request that was not signed with our auth token is refused
 (403) before anything is read into the database. An inbound message is committed before
-Twilio gets its 2xx; if it cannot be stored we answer 503 so Twilio tries again.
+Twilio gets its 2xx; if it cannot be stored we answer 503 so Twilio tries again. Routing
+and the acknowledgement happen after the response (bot.sweeper finishes any left over).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request, Response
+from sqlalchemy import select, true
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from bot import inbox
 from bot.context import Context
 from bot.status import apply_status
+from bot.store.models import InboundMessage, InboundStatus
 from channels.sms import (
     INBOUND_PATH,
     STATUS_PATH,
@@ -63,7 +71,7 @@ async def _verified_form(request: Request) -> dict[str, str] | None:
 
 @router.post(INBOUND_PATH)
 async def inbound_sms(request: Request) -> Response:
-    """An SMS from a family: verify, store (or 503), then identify, route and acknowledge."""
+    """An SMS from a family: verify, store (or 503) and answer; route and acknowledge after."""
     form = await _verified_form(request)
     if form is None:
         return Response("forbidden", status_code=403, media_type="text/plain")
@@ -75,13 +83,92 @@ async def inbound_sms(request: Request) -> Response:
         log.error("inbound sms could not be stored (%s); answering 503 so Twilio retries",
                   type(exc).__name__)
         return _twiml(503)
-    try:
-        await run_in_threadpool(inbox.process, ctx.factory, inbound_id, list(ctx.channels))
-    except Exception:  # stored already: the message is safe and can be processed again
-        log.exception("inbound %s stored but processing failed", inbound_id)
     if not is_new:
         log.info("inbound %s was a repeated webhook", inbound_id)
-    return _twiml()
+    # Committed: answer now. Identifying, detecting the language, routing and the
+    # acknowledgement run after the response, so they never add to Twilio's wait; if
+    # this process dies first, the worker's sweep finishes the 'received' row.
+    response = _twiml()
+    response.background = BackgroundTask(process_after_response, request.app, inbound_id)
+    return response
+
+
+async def process_after_response(app: Starlette, inbound_id: int) -> None:
+    """Route and acknowledge one stored inbound message, after the response has gone."""
+    router = getattr(app.state, "inbound_router", None)
+    if router is None:  # made on first use: its limiter belongs to the running event loop
+        router = app.state.inbound_router = InboundRouter(app.state.ctx)
+    await router.route(inbound_id)
+
+
+class InboundRouter:
+    """Routes stored inbound SMS one at a time, yielding the CPU to the webhooks.
+
+    Routing (identify, detect the language, route, queue the acknowledgement) costs far
+    more than storing, and under the GIL it slows every request the process serves. So one
+    message is routed at a time, followed by a pause as long as it took (at most about
+    half a core); at most MAX_WAITING wait their turn, and any beyond that, or any whose
+    routing failed, stay 'received' for the worker's sweep (bot.sweeper). Storing is what
+    must not wait; routing catches up when the burst is over.
+    """
+
+    MAX_WAITING = 200
+    CATCH_UP_BATCH = 50
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.limiter = CapacityLimiter(1)
+        self.waiting = 0
+        self.left = False  # some were left 'received' while busy: catch up when quiet
+        self.failed: set[int] = set()  # routing raised: the worker's sweep retries these
+
+    async def route(self, inbound_id: int) -> bool:
+        """Route one message (then any left over while busy); False if it was left over."""
+        if self.waiting >= self.MAX_WAITING:
+            self.left = True
+            log.info("inbound %s left for later: %d waiting to be routed", inbound_id,
+                     self.waiting)
+            return False
+        self.waiting += 1
+        try:
+            async with self.limiter:
+                done = await self._one(inbound_id)
+                while self.left and self.waiting == 1:  # quiet again: route what was left
+                    self.left = await self._catch_up()
+            return done
+        finally:
+            self.waiting -= 1
+
+    async def _one(self, inbound_id: int) -> bool:
+        started = time.monotonic()
+        try:
+            await to_thread.run_sync(inbox.process, self.ctx.factory, inbound_id,
+                                     list(self.ctx.channels))
+        except Exception:  # stored already: safe, and the sweep tries again
+            log.exception("inbound %s stored but processing failed", inbound_id)
+            self.failed.add(inbound_id)
+            return False
+        if self.waiting > 1 or self.left:  # more to do: leave the webhooks their share
+            await asyncio.sleep(time.monotonic() - started)
+        return True
+
+    async def _catch_up(self) -> bool:
+        """Route a batch of SMS still 'received'; True while more may remain."""
+        ids = await to_thread.run_sync(self._left_over)
+        for inbound_id in ids:
+            if self.waiting > 1:
+                return True  # new messages first; this continues when they are done
+            await self._one(inbound_id)
+        return len(ids) == self.CATCH_UP_BATCH
+
+    def _left_over(self) -> list[int]:
+        with self.ctx.factory() as session:
+            return list(session.scalars(
+                select(InboundMessage.id)
+                .where(InboundMessage.channel == "sms",
+                       InboundMessage.status == InboundStatus.RECEIVED,
+                       InboundMessage.id.not_in(self.failed) if self.failed else true())
+                .order_by(InboundMessage.id).limit(self.CATCH_UP_BATCH)))
 
 
 @router.post(STATUS_PATH)

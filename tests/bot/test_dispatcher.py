@@ -78,3 +78,28 @@ def test_unreachable_guardian_is_recorded_with_reason_not_dropped(ctx: Context) 
         row = s.scalars(select(Delivery)).one()
     assert row.status == DeliveryStatus.UNREACHABLE and row.channel is None
     assert "sms: no address" in (row.last_error or "")
+
+
+def test_dispatch_applies_the_cadence_policy_at_the_time_it_is_given(ctx: Context) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.store.models import MessageKind, Urgency
+    from scheduler.cadence import enforced
+
+    friday_night = datetime(2026, 11, 20, 22, 0, tzinfo=ZoneInfo("Europe/London"))
+    with enforced(True), ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        child = f.student(s, school)
+        f.guardian(s, school, child)
+        notice = Message(school_id=school.id, kind=MessageKind.NOTICE, student_id=child.id,
+                         source_text="The library is open on Monday.")
+        alarm = Message(school_id=school.id, kind=MessageKind.NOTICE, student_id=child.id,
+                        source_text="School is closed today: no heating.",
+                        urgency=Urgency.URGENT)
+        s.add_all([notice, alarm])
+        [held] = dispatch(s, notice, ALL, now=friday_night)
+        [sent] = dispatch(s, alarm, ALL, now=friday_night)
+    assert (held.status, held.held_reason) == (DeliveryStatus.HELD, "quiet_hours")
+    assert held.next_attempt_at >= datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/London"))
+    assert sent.status == DeliveryStatus.QUEUED

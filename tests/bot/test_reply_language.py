@@ -82,3 +82,27 @@ def test_inbox_stores_the_detected_language(ctx: Context) -> None:
         parsed = parse_inbound({"From": sender, "Body": body, "MessageSid": sid})
         row = inbox.receive(ctx.factory, parsed, {"sms", "email"})
         assert row.language == expected, body
+
+
+def test_warm_up_builds_the_detector_the_first_reply_uses(ctx: Context) -> None:
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        teacher = f.staff(s, school)
+        f.guardian(s, school, f.student(s, school, teacher), language="pl",
+                   phone="+447700900321")
+        f.guardian(s, school, f.student(s, school, teacher), language="so")
+    reply_language._detector.cache_clear()
+    assert reply_language.warm_up(ctx.factory) == 1
+    built = reply_language._detector.cache_info().misses
+    parsed = parse_inbound({"From": "+447700900321", "MessageSid": "SM" + "a" * 32,
+                            "Body": "Dzień dobry, czy możemy przełożyć spotkanie na wtorek?"})
+    row = inbox.receive(ctx.factory, parsed, {"sms", "email"})
+    assert row.language == "pl"
+    assert reply_language._detector.cache_info().misses == built  # nothing built on the reply
+
+
+def test_warm_up_has_nothing_to_load_when_everyone_uses_one_language(ctx: Context) -> None:
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        f.guardian(s, school, f.student(s, school, f.staff(s, school)), language="en")
+    assert reply_language.warm_up(ctx.factory) == 0

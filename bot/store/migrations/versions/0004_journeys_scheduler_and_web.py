@@ -76,11 +76,13 @@ def upgrade() -> None:
     sa.Column('reason', sa.String(length=300), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('open_key', sa.String(length=120), nullable=True),
     sa.ForeignKeyConstraint(['guardian_id'], ['guardians.id'], name=op.f('fk_staff_tasks_guardian_id_guardians')),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_staff_tasks_message_id_messages')),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_staff_tasks_staff_id_staff')),
     sa.ForeignKeyConstraint(['student_id'], ['students.id'], name=op.f('fk_staff_tasks_student_id_students')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_tasks'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_tasks')),
+    sa.UniqueConstraint('open_key', name=op.f('uq_staff_tasks_open_key'))
     )
     with op.batch_alter_table('staff_tasks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_tasks_staff_id'), ['staff_id'], unique=False)
@@ -95,7 +97,10 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('message_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('inbound_id', sa.Integer(), nullable=True),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['action_point_id'], ['action_points.id'], name=op.f('fk_check_ins_action_point_id_action_points')),
+    sa.ForeignKeyConstraint(['inbound_id'], ['inbound_messages.id'], name=op.f('fk_check_ins_inbound_id_inbound_messages')),
     sa.ForeignKeyConstraint(['meeting_message_id'], ['messages.id'], name=op.f('fk_check_ins_meeting_message_id_messages')),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_check_ins_message_id_messages')),
     sa.ForeignKeyConstraint(['student_id'], ['students.id'], name=op.f('fk_check_ins_student_id_students')),

@@ -1,0 +1,101 @@
+"""The private prep-pack page: `GET /pack/{token}`, no login, in the family's language.
+
+The token is the whole secret (128 random bits, one per invitation and guardian, stored
+in pack_links); it expires a configurable number of days after the meeting's last time
+option. The page is never cached, indexed, or named in a Referer header, and every view
+is audited with identifiers only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from bot.audit import audit
+from bot.context import Context
+from bot.journeys.prep_packs import DEFAULT_TYPE, Pack, build_pack
+from bot.render import format_when
+from bot.store.models import Guardian, Message, PackLink, School, utcnow
+from channels.email_message import html_lang, text_direction
+from translations import catalog_language, translations_for
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow",
+           "Referrer-Policy": "no-referrer"}
+_templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                         autoescape=select_autoescape(["html"]))
+
+
+@dataclass(frozen=True, slots=True)
+class PackView:
+    """What the page shows, already in the guardian's language."""
+
+    language: str
+    heading: str
+    when_label: str
+    options: list[str]
+    pack: Pack
+
+
+def _view(ctx: Context, token: str, now: datetime) -> PackView | tuple[int, str]:
+    """The page for a token, or (404 or 410, language) for the refusal. Audits every view."""
+    with ctx.factory() as session, session.begin():
+        link = session.get(PackLink, token)
+        if link is None:
+            audit(session, "web:pack", "pack_not_found", "pack_link")
+            return 404, "en"
+        message = session.get(Message, link.message_id)
+        guardian = session.get(Guardian, link.guardian_id)
+        if message is None or guardian is None:
+            return 404, "en"
+        if link.expires_at <= now:
+            audit(session, f"guardian:{guardian.id}", "pack_expired", "message", message.id,
+                  guardian_id=guardian.id)
+            return 410, catalog_language(guardian.language)
+        school = session.get(School, message.school_id)
+        language = catalog_language(guardian.language)
+        _ = translations_for(language).gettext
+        child = message.student.first_name if message.student else ""
+        options = [format_when(datetime.fromisoformat(o), guardian, school, language)
+                   for o in message.details.get("options", [])]
+        audit(session, f"guardian:{guardian.id}", "pack_viewed", "message", message.id,
+              guardian_id=guardian.id)
+        log.info("prep pack for message %s viewed by guardian %s", message.id, guardian.id)
+        return PackView(
+            language=language,
+            heading=_("Getting ready for the meeting about {child}").format(child=child),
+            when_label=_("When (reply with the number that suits you):"), options=options,
+            pack=build_pack(str(message.details.get("type") or DEFAULT_TYPE), _))
+
+
+def _error_page(status: int, language: str = "en") -> HTMLResponse:
+    _ = translations_for(language).gettext
+    text = (_("This link has expired. Please ask the school for a new one.") if status == 410
+            else _("We cannot find this page. Please check the link, or ask the school."))
+    html = _templates.get_template("pack_error.html").render(
+        lang=html_lang(language), dir=text_direction(language), text=text)
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+@router.get("/pack/{token}", response_class=HTMLResponse)
+async def pack_page(token: str, request: Request) -> HTMLResponse:
+    """The prep pack for one invitation and one guardian, in their language and time zone."""
+    ctx: Context = request.app.state.ctx
+    if len(token) > 64:
+        return _error_page(404)
+    view = await run_in_threadpool(_view, ctx, token, utcnow())
+    if not isinstance(view, PackView):
+        return _error_page(*view)
+    html = _templates.get_template("pack.html").render(
+        lang=html_lang(view.language), dir=text_direction(view.language), view=view)
+    return HTMLResponse(html, headers=HEADERS)

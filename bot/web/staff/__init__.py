@@ -1,0 +1,33 @@
+"""The staff web app: sign-in, inbox, good news, meetings, families, dashboard, outbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from bot.web.staff.deps import SignInRequired, StaffPageError, login_redirect, page
+from bot.web.staff.security import UnknownEmails
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Mount the staff pages, their static files and their error pages on `app`."""
+    from bot.web.staff import auth, compose, dashboard, families, inbox, meetings
+
+    app.state.unknown_emails = UnknownEmails()
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, dashboard, inbox, compose, meetings, families):
+        app.include_router(module.router)
+
+    @app.exception_handler(StaffPageError)
+    async def _staff_error(request: Request, exc: StaffPageError) -> Response:
+        return page(request, "error.html", getattr(request.state, "me", None),
+                    code=exc.status, status=exc.status, message=exc.message)
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        return login_redirect(request)

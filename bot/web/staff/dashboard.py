@@ -1,0 +1,191 @@
+"""The dashboard (who needs contact, balance per class, who cannot be reached, deliveries,
+replies waiting) and the outbox (deliveries by status)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.reach import unreachable_guardians
+from bot.store.models import (
+    Delivery,
+    Guardian,
+    InboundMessage,
+    InboundStatus,
+    Message,
+    MessageKind,
+    School,
+    Student,
+    StudentGuardian,
+    utcnow,
+)
+from bot.web.staff.access import EVERYONE, TEACHER, own_students, role_of, visible_students
+from bot.web.staff.charts import bar_chart
+from bot.web.staff.deps import ctx_of, page, require, transaction
+from bot.web.staff.security import Me
+
+router = APIRouter()
+
+POSITIVE_DAYS = 14  # fallbacks, used only when scheduler.reports is not installed
+BALANCE_DAYS = 90
+
+
+def _cadence_report(session: Session, school: School, now: datetime,
+                    available: Any) -> dict[str, Any] | None:
+    """The scheduler's cadence report (scheduler/reports.py), or None where it is absent."""
+    try:
+        from scheduler.reports import cadence_report
+    except ImportError:
+        return None
+    return cadence_report(session, school, now, available)
+
+
+def _from_report(session: Session, me: Me, report: dict[str, Any]
+                 ) -> tuple[list[dict[str, Any]], list[tuple[str, list[int]]], int, str]:
+    """Overdue children (those `me` may open) and the class balance, from the report."""
+    students = {st.id: st for st in session.scalars(visible_students(me))}
+    overdue = [{"student": students[o["student_id"]],
+                "last": datetime.fromisoformat(o["last_positive_at"])
+                if o.get("last_positive_at") else None}
+               for o in report.get("overdue", []) if o.get("student_id") in students]
+    balance = [(c.get("class_name") or "no class", [c["positive"], c["concern"]])
+               for c in report.get("classes", [])]
+    days = int(report.get("policy", {}).get("positive_contact_days", POSITIVE_DAYS))
+    return overdue, balance, days, f"this term, since {report.get('term_start')}"
+
+
+def overdue_positive(session: Session, me: Me, now: datetime) -> list[dict[str, Any]]:
+    """Students (in view) with no good news in the last POSITIVE_DAYS days, longest first."""
+    last = (select(Message.student_id, func.max(Message.created_at).label("at"))
+            .where(Message.kind == MessageKind.GOOD_NEWS, Message.student_id.is_not(None))
+            .group_by(Message.student_id).subquery())
+    rows = session.execute(visible_students(me).add_columns(last.c.at)
+                           .outerjoin(last, last.c.student_id == Student.id))
+    cutoff = now - timedelta(days=POSITIVE_DAYS)
+    out = [{"student": s, "last": at} for s, at in rows if at is None or at < cutoff]
+    out.sort(key=lambda r: (r["last"] is not None, r["last"] or now))
+    return out
+
+
+def balance_per_class(session: Session, me: Me, now: datetime) -> list[tuple[str, list[int]]]:
+    """(class, [positive, concern]) messages over the last BALANCE_DAYS days."""
+    stmt = (select(Student.class_name, Message.kind, func.count())
+            .join(Student, Student.id == Message.student_id)
+            .where(Student.school_id == me.school_id,
+                   Message.kind.in_([MessageKind.GOOD_NEWS, MessageKind.CONCERN]),
+                   Message.created_at >= now - timedelta(days=BALANCE_DAYS))
+            .group_by(Student.class_name, Message.kind))
+    if role_of(me) == TEACHER:
+        stmt = stmt.where(Student.id.in_(own_students(me)))
+    counts: dict[str, list[int]] = {}
+    for class_name, kind, n in session.execute(stmt):
+        pair = counts.setdefault(class_name or "no class", [0, 0])
+        pair[0 if kind == MessageKind.GOOD_NEWS else 1] += n
+    return sorted(counts.items())
+
+
+def delivery_counts(session: Session, me: Me) -> dict[str, list[tuple[str, list[int]]]]:
+    """Deliveries by status, by channel and by language (a teacher: their students')."""
+    stmt = (select(Delivery.status, Delivery.channel, Delivery.language)
+            .join(Message, Message.id == Delivery.message_id)
+            .where(Message.school_id == me.school_id))
+    if role_of(me) == TEACHER:
+        stmt = stmt.where(Message.student_id.in_(own_students(me)))
+    by: dict[str, Counter[str]] = {"status": Counter(), "channel": Counter(),
+                                   "language": Counter()}
+    for status, channel, language in session.execute(stmt):
+        by["status"][status] += 1
+        by["channel"][channel or "none"] += 1
+        by["language"][language or "?"] += 1
+    return {k: [(name, [n]) for name, n in sorted(c.items())] for k, c in by.items()}
+
+
+def waiting_replies(session: Session, me: Me) -> list[InboundMessage]:
+    """Routed replies nobody has handled yet, oldest first (a teacher: their own)."""
+    stmt = (select(InboundMessage).join(Guardian, Guardian.id == InboundMessage.guardian_id)
+            .where(Guardian.school_id == me.school_id,
+                   InboundMessage.status == InboundStatus.ROUTED,
+                   InboundMessage.handled_at.is_(None))
+            .order_by(InboundMessage.received_at))
+    if role_of(me) == TEACHER:
+        stmt = stmt.where(mine(me))
+    return list(session.scalars(stmt))
+
+
+def mine(me: Me) -> Any:
+    """The condition on InboundMessage: routed to me, or about one of my students."""
+    guardians = select(StudentGuardian.guardian_id).where(
+        StudentGuardian.student_id.in_(own_students(me)))
+    return ((InboundMessage.routed_to_id == me.id)
+            | InboundMessage.student_id.in_(own_students(me))
+            | (InboundMessage.student_id.is_(None) & InboundMessage.guardian_id.in_(guardians)))
+
+
+@router.get("/")
+def dashboard(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
+    """What needs doing, at a glance."""
+    ctx = ctx_of(request)
+    now = utcnow()
+    with transaction(request) as s:
+        school = s.get(School, me.school_id)
+        assert school is not None
+        cadence = _cadence_report(s, school, now, set(ctx.channels))
+        if cadence is not None:
+            overdue, balance, positive_days, period = _from_report(s, me, cadence)
+        else:
+            overdue, balance = overdue_positive(s, me, now), balance_per_class(s, me, now)
+            positive_days, period = POSITIVE_DAYS, f"last {BALANCE_DAYS} days"
+        counts = delivery_counts(s, me)
+        visible = {g for (g,) in s.execute(
+            select(StudentGuardian.guardian_id).where(
+                StudentGuardian.student_id.in_(visible_students(me).with_only_columns(
+                    Student.id))))}
+        unreachable = [(g, why) for g, why in unreachable_guardians(
+            s, ctx.channels, school_id=me.school_id) if g.id in visible]
+        waiting = waiting_replies(s, me)
+        unmatched = s.scalar(select(func.count()).select_from(InboundMessage).where(
+            InboundMessage.status == InboundStatus.UNMATCHED)) or 0
+        series = [("positive", "bar-good"), ("concern", "bar-bad")]
+        response = page(
+            request, "dashboard.html", me, nav="dashboard", school=school, now=now,
+            held=(cadence or {}).get("waiting", []) if role_of(me) != TEACHER else [],
+            overdue=overdue, positive_days=positive_days, balance=balance, period=period,
+            balance_chart=bar_chart("Positive and concern messages per class", balance,
+                                    series),
+            counts=counts,
+            charts={k: bar_chart(f"Deliveries by {k}", v, [("deliveries", "bar")])
+                    for k, v in counts.items()},
+            unreachable=unreachable, waiting=waiting, unmatched=unmatched)
+    return response
+
+
+@router.get("/outbox")
+def outbox(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))],
+           status: str | None = None, message: int | None = None,
+           queued: int | None = None) -> Response:
+    """Deliveries, newest first: status, channel, language (never the text)."""
+    with transaction(request) as s:
+        stmt = (select(Delivery, Message, Student)
+                .join(Message, Message.id == Delivery.message_id)
+                .outerjoin(Student, Student.id == Message.student_id)
+                .where(Message.school_id == me.school_id)
+                .order_by(Delivery.id.desc()).limit(200))
+        if role_of(me) == TEACHER:
+            stmt = stmt.where(Message.student_id.in_(own_students(me)))
+        if status:
+            stmt = stmt.where(Delivery.status == status)
+        if message is not None:
+            stmt = stmt.where(Delivery.message_id == message)
+        rows = list(s.execute(stmt))
+        counts = delivery_counts(s, me)["status"]
+        response = page(request, "outbox.html", me, nav="outbox", rows=rows, counts=counts,
+                        status=status, message=message,
+                        notice=f"Message {queued} is queued; it goes out in each family's "
+                               "language on their channel." if queued else None)
+    return response

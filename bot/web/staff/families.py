@@ -1,0 +1,130 @@
+"""Student and family pages: contact log, channels and consent, language, key worker and
+cover. Every view of a contact log is written to the audit log (identifiers only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from bot.audit import audit
+from bot.contact_log import LogEntry, contact_log
+from bot.dispatcher import choose_channel
+from bot.store.models import (
+    ChannelName,
+    Guardian,
+    InboundMessage,
+    Staff,
+    Student,
+    StudentGuardian,
+)
+from bot.web.staff.access import (
+    EVERYONE,
+    may_open_guardian,
+    may_open_student,
+    may_read_reply,
+    visible_students,
+)
+from bot.web.staff.deps import ctx_of, forbidden, not_found, page, require, transaction
+from bot.web.staff.security import Me
+
+router = APIRouter()
+
+
+def _shown_log(s: Session, me: Me, entries: list[LogEntry]) -> list[dict[str, Any]]:
+    """The log as the page shows it: a family's words only for those who may read them."""
+    out = []
+    readable: dict[int, bool] = {}
+    for e in entries:
+        row = e.as_dict()
+        row["at"] = e.at
+        row["hidden"] = False
+        if e.direction == "in":
+            if e.id not in readable:
+                inbound = s.get(InboundMessage, e.id)
+                readable[e.id] = inbound is not None and may_read_reply(s, me, inbound)
+            if not readable[e.id]:
+                row["text"] = row["translation"] = None
+                row["hidden"] = True
+        out.append(row)
+    return list(reversed(out))  # newest first on a page
+
+
+def _channels(guardian: Guardian, available: Any) -> list[dict[str, Any]]:
+    state = {c.channel: c for c in guardian.channels}
+    rows = []
+    for name in ChannelName:
+        c = state.get(name.value)
+        rows.append({
+            "channel": name.value,
+            "address": guardian.address_for(name.value),
+            "preferred": name.value in (guardian.channel_order or []),
+            "consent": c.consent if c else True,
+            "opted_out_at": c.opted_out_at if c else None,
+            "failed_reason": c.failed_reason if c else None,
+        })
+    return rows
+
+
+def _key_worker(s: Session, student: Student) -> dict[str, Any]:
+    worker = s.get(Staff, student.key_worker_id) if student.key_worker_id else None
+    cover = s.get(Staff, worker.cover_id) if worker and worker.cover_id else None
+    return {"worker": worker, "cover": cover,
+            "covering": bool(worker and cover and (worker.away or not worker.active))}
+
+
+@router.get("/students")
+def students_list(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
+    """The students whose pages this person may open."""
+    with transaction(request) as s:
+        students = list(s.scalars(visible_students(me).options(
+            selectinload(Student.key_worker))))
+        return page(request, "students.html", me, nav="students", students=students)
+
+
+@router.get("/students/{student_id}")
+def student_page(request: Request, student_id: int,
+                 me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
+    """One child: guardians and their channels, key worker and cover, the contact log."""
+    ctx = ctx_of(request)
+    with transaction(request) as s:
+        student = s.get(Student, student_id)
+        if student is None or student.school_id != me.school_id:
+            raise not_found("student")
+        if not may_open_student(s, me, student):
+            raise forbidden()
+        links = list(s.scalars(select(StudentGuardian).where(
+            StudentGuardian.student_id == student.id)
+            .options(selectinload(StudentGuardian.guardian).selectinload(Guardian.channels))))
+        guardians = [{"link": link, "guardian": link.guardian,
+                      "reach": choose_channel(link.guardian, ctx.channels)} for link in links]
+        log = _shown_log(s, me, contact_log(s, student_id=student.id))
+        audit(s, me.actor, "view_contact_log", "student", student.id)
+        return page(request, "student.html", me, nav="students", student=student,
+                    guardians=guardians, log=log, kw=_key_worker(s, student))
+
+
+@router.get("/families/{guardian_id}")
+def family_page(request: Request, guardian_id: int,
+                me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
+    """One guardian: language, channels and consent, their children, the contact log."""
+    ctx = ctx_of(request)
+    with transaction(request) as s:
+        guardian = s.get(Guardian, guardian_id)
+        if guardian is None or guardian.school_id != me.school_id:
+            raise not_found("family")
+        if not may_open_guardian(s, me, guardian.id, guardian.school_id):
+            raise forbidden()
+        children = [{"student": link.student, "link": link, "kw": _key_worker(s, link.student),
+                     "open": may_open_student(s, me, link.student)}
+                    for link in s.scalars(select(StudentGuardian).where(
+                        StudentGuardian.guardian_id == guardian.id)
+                        .options(selectinload(StudentGuardian.student)))]
+        log = _shown_log(s, me, contact_log(s, guardian_id=guardian.id))
+        audit(s, me.actor, "view_contact_log", "guardian", guardian.id)
+        return page(request, "family.html", me, nav="students", guardian=guardian,
+                    channels=_channels(guardian, ctx.channels),
+                    reach=choose_channel(guardian, ctx.channels), children=children, log=log)

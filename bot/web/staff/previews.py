@@ -1,0 +1,97 @@
+"""A message as each guardian will read it: their language, their channel's frame,
+with an optional back-translation so staff can check the meaning before sending."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from bot.dispatcher import choose_channel
+from bot.render import free_text, render, same_language, target_language
+from bot.store.models import Guardian, Message, School, StudentGuardian
+from bot.translate import names_in, preview
+from translations import has_catalog
+from translations.machine import TranslationError, build_translator
+
+
+@dataclass(frozen=True, slots=True)
+class GuardianPreview:
+    """What one guardian would receive, or why they would receive nothing."""
+
+    guardian: Guardian
+    language: str
+    channel: str | None
+    subject: str
+    text: str
+    back: list[str]
+    problem: str | None
+
+
+def audience_of(session: Session, student_id: int) -> list[Guardian]:
+    """The guardians who may hear about this child, with their channel state."""
+    return list(session.scalars(
+        select(Guardian).join(StudentGuardian, StudentGuardian.guardian_id == Guardian.id)
+        .where(StudentGuardian.student_id == student_id, StudentGuardian.may_contact.is_(True))
+        .options(selectinload(Guardian.channels)).order_by(Guardian.id)))
+
+
+async def _translate_all(settings: Any, parts: list[str], source: str, targets: list[str],
+                         names: list[str], back: bool) -> dict[str, tuple[dict[str, str],
+                                                                           list[str]]]:
+    translator = build_translator(settings)
+    if translator is None:
+        return {}
+    try:
+        out = {}
+        for target in targets:
+            found = [await preview(translator, p, source, target, names=names, back=back)
+                     for p in parts]
+            out[target] = ({p: f.translated for p, f in zip(parts, found, strict=True)},
+                           [f.back for f in found if f.back is not None])
+        return out
+    finally:
+        await translator.close()
+
+
+def previews(session: Session, settings: Any, message: Message, school: School,
+             available: Any, *, back: bool = False) -> list[GuardianPreview]:
+    """Render `message` (not saved) for each guardian of its student, translating free text."""
+    assert message.student_id is not None
+    guardians = audience_of(session, message.student_id)
+    source = message.source_language
+    targets = sorted({target_language(g) for g in guardians
+                      if not same_language(target_language(g), source)})
+    parts = free_text(message)
+    problem = None
+    translated: dict[str, tuple[dict[str, str], list[str]]] = {}
+    if targets and parts:
+        try:
+            translated = asyncio.run(_translate_all(settings, parts, source, targets,
+                                                    names_in(session, message), back))
+        except TranslationError as exc:
+            problem = f"translation failed: {exc}"
+        if not translated and problem is None:
+            problem = ("no translation service is set up: this family would get the message "
+                       "in English with a note in their language")
+    out = []
+    for g in guardians:
+        language = target_language(g)
+        channel = choose_channel(g, available)
+        if same_language(language, source):
+            r = render(message, g, school, language=source)
+            out.append(GuardianPreview(g, language, channel.channel, r.subject, r.text, [],
+                                       None if channel.channel else channel.reason))
+            continue
+        mapping, backs = translated.get(language, ({}, []))
+        if mapping and has_catalog(language):
+            r = render(message, g, school, language=language, translated=mapping)
+        else:
+            r = render(message, g, school, language=source,
+                       note_language=None if mapping else language)
+        out.append(GuardianPreview(g, language, channel.channel, r.subject, r.text, backs,
+                                   problem or (None if channel.channel else channel.reason)))
+    return out

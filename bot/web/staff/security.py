@@ -1,0 +1,213 @@
+"""Staff sign-in: argon2 password hashes, server-side sessions, CSRF tokens, login throttle.
+
+The cookie holds only a random token; the database keeps its SHA-256, the staff id,
+the session's CSRF token and when it expires. A session ends after a spell unused
+(idle expiry, slid forward on use) and after a fixed time in any case (absolute
+expiry, counted from `created_at`). Failed sign-ins are counted on the staff row, so
+the throttle holds across restarts and processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from bot.audit import audit
+from bot.store.models import Staff, WebSession, utcnow
+
+log = logging.getLogger(__name__)
+
+ROLES = ("admin", "office", "teacher")
+MIN_PASSWORD = 10
+FREE_FAILURES = 5  # consecutive failures allowed before attempts are slowed
+BASE_DELAY = timedelta(seconds=30)
+MAX_DELAY = timedelta(hours=1)
+
+_hasher = PasswordHasher()
+# Verified when the email is unknown, so both answers take as long.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password`."""
+    return _hasher.hash(password)
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused, or None when it is acceptable."""
+    if len(password) < MIN_PASSWORD:
+        return f"the password needs at least {MIN_PASSWORD} characters"
+    if password.strip() != password:
+        return "the password starts or ends with a space"
+    return None
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def token_hash(token: str) -> str:
+    """What the database stores for a session cookie's value."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def lock_delay(failures: int) -> timedelta:
+    """How long to wait after `failures` consecutive failures (doubling past the fifth)."""
+    if failures < FREE_FAILURES:
+        return timedelta(0)
+    return min(BASE_DELAY * 2 ** (failures - FREE_FAILURES), MAX_DELAY)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """The outcome of one sign-in attempt: a staff id, or a message for the form."""
+
+    staff_id: int | None
+    error: str | None = None
+    retry_after: int = 0  # seconds, when attempts are being slowed
+
+
+WRONG = "That email and password do not match an account."
+
+
+class UnknownEmails:
+    """Failure counts for emails that match no account, kept in this process only.
+
+    Without it an unknown email would never be slowed, which tells an attacker it does
+    not exist; the database never holds emails nobody registered.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[int, datetime]] = {}
+
+    def locked_for(self, key: str, now: datetime) -> int:
+        with self._lock:
+            failures, at = self._seen.get(key, (0, now))
+        return max(0, int((at + lock_delay(failures) - now).total_seconds()))
+
+    def fail(self, key: str, now: datetime) -> None:
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            failures, _ = self._seen.get(key, (0, now))
+            self._seen[key] = (failures + 1, now)
+
+
+_unknown = UnknownEmails()
+
+
+def _slowed(seconds: int) -> LoginResult:
+    minutes = max(1, -(-seconds // 60))
+    return LoginResult(None, "Too many wrong passwords for this account. Wait "
+                             f"{minutes} minute{'s' if minutes != 1 else ''} and try again.",
+                       retry_after=seconds)
+
+
+def authenticate(session: Session, email: str, password: str,
+                 now: datetime | None = None, unknown: UnknownEmails | None = None
+                 ) -> LoginResult:
+    """Check an email and password, counting failures; the caller commits."""
+    now = now or utcnow()
+    unknown = unknown or _unknown
+    email = email.strip().lower()
+    staff = session.scalar(select(Staff).where(func.lower(Staff.email) == email,
+                                               Staff.active.is_(True)))
+    if staff is None or staff.password_hash is None:
+        key = hashlib.sha256(email.encode()).hexdigest()
+        wait = unknown.locked_for(key, now)
+        if wait:
+            return _slowed(wait)
+        _verify(None, password)
+        unknown.fail(key, now)
+        return LoginResult(None, WRONG)
+    if staff.last_failed_login_at is not None:
+        until = staff.last_failed_login_at + lock_delay(staff.failed_logins)
+        if until > now:
+            audit(session, "web", "login_refused_throttled", "staff", staff.id,
+                  failures=staff.failed_logins)
+            return _slowed(int((until - now).total_seconds()) + 1)
+    if not _verify(staff.password_hash, password):
+        # one UPDATE, so two processes failing at once both count
+        session.execute(update(Staff).where(Staff.id == staff.id).values(
+            failed_logins=Staff.failed_logins + 1, last_failed_login_at=now))
+        audit(session, "web", "login_failed", "staff", staff.id)
+        log.info("failed sign-in for staff %s", staff.id)
+        return LoginResult(None, WRONG)
+    if _hasher.check_needs_rehash(staff.password_hash):
+        staff.password_hash = hash_password(password)
+    staff.failed_logins = 0
+    staff.last_failed_login_at = None
+    audit(session, f"staff:{staff.id}", "login", "staff", staff.id)
+    return LoginResult(staff.id)
+
+
+def start_session(session: Session, staff_id: int, idle: timedelta,
+                  now: datetime | None = None) -> str:
+    """Create a session row and return the cookie value (shown once, stored hashed)."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    session.add(WebSession(token_hash=token_hash(token), staff_id=staff_id,
+                           csrf_token=secrets.token_urlsafe(32), created_at=now,
+                           expires_at=now + idle))
+    # a sign-in is a good moment to clear this account's dead sessions
+    session.execute(delete(WebSession).where(WebSession.staff_id == staff_id,
+                                             WebSession.expires_at < now))
+    return token
+
+
+@dataclass(frozen=True, slots=True)
+class Me:
+    """The signed-in member of staff, as the pages need them (no ORM object kept)."""
+
+    id: int
+    school_id: int
+    name: str
+    email: str
+    role: str
+    csrf_token: str
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this person."""
+        return f"staff:{self.id}"
+
+
+def load_session(session: Session, token: str, idle: timedelta, absolute: timedelta,
+                 now: datetime | None = None) -> Me | None:
+    """The staff member behind a cookie, sliding its idle expiry; None when expired."""
+    now = now or utcnow()
+    row = session.get(WebSession, token_hash(token))
+    if row is None:
+        return None
+    staff = session.get(Staff, row.staff_id)
+    if row.expires_at <= now or row.created_at + absolute <= now or staff is None \
+            or not staff.active:
+        session.delete(row)
+        return None
+    # write at most once a minute: every page view need not take the write lock
+    if row.expires_at - now < idle - timedelta(minutes=1):
+        row.expires_at = min(now + idle, row.created_at + absolute)
+    return Me(staff.id, staff.school_id, staff.name, staff.email, staff.role, row.csrf_token)
+
+
+def end_session(session: Session, token: str) -> None:
+    """Sign out: the row goes, so the cookie is worthless even if kept."""
+    session.execute(delete(WebSession).where(WebSession.token_hash == token_hash(token)))
+
+
+def same_token(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of a CSRF token."""
+    return bool(given) and secrets.compare_digest(expected.encode(), (given or "").encode())

@@ -1,0 +1,1 @@
+"""The scheduler: one active service, the cadence policy, and the recurring jobs."""

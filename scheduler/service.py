@@ -1,0 +1,109 @@
+"""The scheduler service: APScheduler 3 (asyncio) running our jobs while it holds the lease.
+
+APScheduler keeps only timers, in memory; every piece of state lives in our database,
+so a killed scheduler restarts with nothing to recover: missed runs coalesce into one,
+and every job is idempotent. Jobs run in a thread (they are synchronous and use the
+database), one instance at a time, and only while this process holds the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.context import Context
+from scheduler import clock as process_clock
+from scheduler.clock import Clock
+from scheduler.jobs import JobSpec, all_jobs
+from scheduler.lease import Lease, make_lease
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerService:
+    """Waits for the lease, then runs the jobs until stopped or the lease is lost."""
+
+    def __init__(self, ctx: Context, jobs: Sequence[JobSpec] | None = None, *,
+                 clock: Clock | None = None, lease: Lease | None = None,
+                 lease_seconds: float = 60.0, renew_seconds: float = 15.0,
+                 misfire_grace_seconds: float = 300.0) -> None:
+        self.ctx = ctx
+        self.jobs = list(all_jobs() if jobs is None else jobs)
+        self.clock = clock or process_clock.now
+        self.lease = lease or make_lease(ctx.engine, ttl_seconds=lease_seconds,
+                                         clock=self.clock)
+        self.renew_seconds = renew_seconds
+        self.misfire_grace = misfire_grace_seconds
+        self.runs: dict[str, int] = {}  # job name -> things done, for tests and logs
+
+    # -- one job ---------------------------------------------------------------------------
+    def run_job(self, spec: JobSpec) -> int:
+        """Run one job now (synchronously); errors are logged, never raised."""
+        try:
+            done = int(spec.func(self.ctx, self.clock()) or 0)
+        except Exception:
+            log.exception("job %s failed; it runs again at its next time", spec.name)
+            return 0
+        self.runs[spec.name] = self.runs.get(spec.name, 0) + done
+        if done:
+            log.info("job %s: %d done", spec.name, done)
+        return done
+
+    async def _tick(self, spec: JobSpec) -> None:
+        if not self.lease.held:
+            return
+        await asyncio.to_thread(self.run_job, spec)
+
+    def run_once(self) -> dict[str, int] | None:
+        """Take the lease, run every job once, give it back; None if another holds it."""
+        if not self.lease.acquire():
+            return None
+        try:
+            return {spec.name: self.run_job(spec) for spec in self.jobs}
+        finally:
+            self.lease.release()
+
+    # -- the loop --------------------------------------------------------------------------
+    def _scheduler(self) -> AsyncIOScheduler:
+        sched = AsyncIOScheduler(
+            jobstores={"default": MemoryJobStore()},
+            executors={"default": AsyncIOExecutor()},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": int(self.misfire_grace)},
+            timezone="UTC",
+        )
+        first = datetime.now().astimezone()
+        for spec in self.jobs:
+            sched.add_job(self._tick, "interval", seconds=spec.every_seconds, args=[spec],
+                          id=spec.name, name=spec.name, next_run_time=first)
+        return sched
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until `stop` is set: wait for the lease, run jobs while it is held."""
+        stop = stop or asyncio.Event()
+        sched: AsyncIOScheduler | None = None
+        try:
+            while not stop.is_set():
+                held = await asyncio.to_thread(self.lease.acquire)
+                if held and sched is None:
+                    sched = self._scheduler()
+                    sched.start()
+                    log.info("scheduler active with %d job(s)", len(self.jobs))
+                elif not held and sched is not None:
+                    sched.shutdown(wait=False)
+                    sched = None
+                    log.warning("scheduler paused: another process holds the lease")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.renew_seconds)
+        finally:
+            if sched is not None:
+                sched.shutdown(wait=False)
+            await asyncio.to_thread(self.lease.release)
+            log.info("scheduler stopped")
