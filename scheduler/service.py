@@ -91,7 +91,11 @@ class SchedulerService:
         sched: AsyncIOScheduler | None = None
         try:
             while not stop.is_set():
-                held = await asyncio.to_thread(self.lease.acquire)
+                try:
+                    held = await asyncio.to_thread(self.lease.acquire)
+                except Exception as exc:  # database away: pause the jobs, try again later
+                    log.warning("scheduler lease check failed (%s)", type(exc).__name__)
+                    held = False
                 if held and sched is None:
                     sched = self._scheduler()
                     sched.start()

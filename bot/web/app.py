@@ -1,4 +1,5 @@
-"""FastAPI application: provider webhooks, one-click unsubscribe, health check."""
+"""FastAPI application: provider webhooks, one-click unsubscribe, prep-pack pages, staff
+pages and a health check."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from bot.context import Context
 
 def create_app(ctx: Context) -> FastAPI:
     """Build the app around a Context (settings, database, channels)."""
-    from bot.web import telegram_hooks, twilio_hooks, unsubscribe
+    from bot.web import pack, telegram_hooks, twilio_hooks, unsubscribe
 
     app = FastAPI(title="schoolgate", docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     app.include_router(twilio_hooks.router)
     app.include_router(telegram_hooks.router)
     app.include_router(unsubscribe.router)
-    app.include_router(__import__("bot.web.pack", fromlist=["router"]).router)  # prep packs
+    app.include_router(pack.router)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -106,10 +106,11 @@ class InboundRouter:
 
     Routing (identify, detect the language, route, queue the acknowledgement) costs far
     more than storing, and under the GIL it slows every request the process serves. So one
-    message is routed at a time, followed by a pause as long as it took (at most about
-    half a core); at most MAX_WAITING wait their turn, and any beyond that, or any whose
-    routing failed, stay 'received' for the worker's sweep (bot.sweeper). Storing is what
-    must not wait; routing catches up when the burst is over.
+    message is routed at a time and, while webhooks keep arriving, each routing is followed
+    by a pause as long as it took (at most about half a core). At most MAX_WAITING wait
+    their turn; any beyond that are routed when it is quiet again, and any whose routing
+    failed stay 'received' for the worker's sweep (bot.sweeper). Storing is what must not
+    wait; routing catches up when the burst is over.
     """
 
     MAX_WAITING = 200
@@ -119,11 +120,13 @@ class InboundRouter:
         self.ctx = ctx
         self.limiter = CapacityLimiter(1)
         self.waiting = 0
+        self.arrivals = 0  # webhooks seen: routing pauses only while they keep coming
         self.left = False  # some were left 'received' while busy: catch up when quiet
         self.failed: set[int] = set()  # routing raised: the worker's sweep retries these
 
     async def route(self, inbound_id: int) -> bool:
         """Route one message (then any left over while busy); False if it was left over."""
+        self.arrivals += 1
         if self.waiting >= self.MAX_WAITING:
             self.left = True
             log.info("inbound %s left for later: %d waiting to be routed", inbound_id,
@@ -140,7 +143,7 @@ class InboundRouter:
             self.waiting -= 1
 
     async def _one(self, inbound_id: int) -> bool:
-        started = time.monotonic()
+        started, arrivals = time.monotonic(), self.arrivals
         try:
             await to_thread.run_sync(inbox.process, self.ctx.factory, inbound_id,
                                      list(self.ctx.channels))
@@ -148,7 +151,7 @@ class InboundRouter:
             log.exception("inbound %s stored but processing failed", inbound_id)
             self.failed.add(inbound_id)
             return False
-        if self.waiting > 1 or self.left:  # more to do: leave the webhooks their share
+        if self.arrivals != arrivals:  # webhooks are coming in: leave them their share
             await asyncio.sleep(time.monotonic() - started)
         return True
 
