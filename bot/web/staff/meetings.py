@@ -3,7 +3,6 @@ it, follow the answers, record action points, read check-in replies."""
 
 from __future__ import annotations
 
-import inspect
 from datetime import date
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from bot.actions import action_as_dict, add_action, complete_action, list_action
 from bot.audit import audit
 from bot.errors import InvalidInputError, SchoolgateError
 from bot.journeys.meetings import queue_invitation
+from bot.journeys.prep_packs import DEFAULT_TYPE, MEETING_TYPES, TITLES
 from bot.journeys.rsvp_inbox import rsvp_summary
 from bot.plain import check_text, enforce
 from bot.store.models import (
@@ -56,18 +56,8 @@ ORGANISERS = (ADMIN, OFFICE, TEACHER)
 
 
 def _meeting_types() -> tuple[list[tuple[str, str]], str | None]:
-    """(value, label) for the meeting-type select, and the default; empty without packs."""
-    try:
-        from bot.journeys import prep_packs
-    except ImportError:
-        return [], None
-    titles = getattr(prep_packs, "TITLES", {})
-    return ([(t, titles.get(t, t.replace("_", " "))) for t in prep_packs.MEETING_TYPES],
-            getattr(prep_packs, "DEFAULT_TYPE", None))
-
-
-def _accepts(name: str) -> bool:
-    return name in inspect.signature(queue_invitation).parameters
+    """(value, label) for the meeting-type select (each has its prep pack), and the default."""
+    return ([(t, TITLES.get(t, t.replace("_", " "))) for t in MEETING_TYPES], DEFAULT_TYPE)
 
 
 @router.get("/meetings")
@@ -143,11 +133,10 @@ def meeting_submit(request: Request, me: Annotated[Me, Depends(require(*ORGANISE
             if not minutes.strip().isdigit() or not 5 <= int(minutes) <= 480:
                 raise InvalidInputError("say how long, in minutes (5 to 480)")
             enforce(check_text(why, ctx.settings.glossary_file), ctx.settings.jargon_mode)
-            extra: dict[str, Any] = {}
-            if meeting_type and _accepts("meeting_type"):
+            extra: dict[str, Any] = {"public_url": ctx.settings.public_url,
+                                     "pack_link_days": ctx.settings.pack_link_days}
+            if meeting_type:
                 extra["meeting_type"] = meeting_type
-            if _accepts("public_url"):
-                extra["public_url"] = ctx.settings.public_url
             if action == "send":
                 message, _rows = queue_invitation(
                     s, school, student, staff, why=why, options=options, where=where,
