@@ -16,6 +16,9 @@ from bot.journeys.good_news import queue_good_news
 from bot.journeys.meetings import queue_invitation
 from bot.lookup import student_by_ref
 from bot.store.models import Guardian, MeetingResponse, StudentGuardian
+from scheduler.cadence import enforced
+from scheduler.policy import Policy, parse_policy
+from scheduler.windows import is_open, next_open
 
 EXAMPLE_ROSTER = Path(__file__).parent / "data" / "roster.csv"
 
@@ -30,7 +33,26 @@ INVITED = "S001"
 
 
 def run_demo(ctx: Context, console: Console) -> None:
-    """Import the example roster, send good news and an invitation, simulate a reply."""
+    """Import the example roster, send good news and an invitation, simulate a reply.
+
+    The demo shows the whole journey whenever it is run, so it sends at once; it says so
+    when, outside the demo, quiet hours or a weekend would hold the messages.
+    """
+    with enforced(False):
+        _run_demo(ctx, console)
+
+
+def quiet_hours_note(now: datetime, zone: ZoneInfo, policy: Policy) -> str | None:
+    """A line saying when these messages would really go, if `now` is outside the window."""
+    if is_open(now, zone, policy):
+        return None
+    opens = next_open(now, zone, policy).astimezone(zone)
+    return (f"It is {now.astimezone(zone):%A %H:%M} at the school: outside the demo these "
+            f"messages would wait for {opens:%A %H:%M} (quiet hours and weekends; see README, "
+            "\"Scheduler and cadence\"). The demo sends them now.")
+
+
+def _run_demo(ctx: Context, console: Console) -> None:
     from bot.roster import import_roster
 
     ctx.upgrade()
@@ -38,6 +60,7 @@ def run_demo(ctx: Context, console: Console) -> None:
     with ctx.factory() as s, s.begin():
         school = ctx.school(s)
         school_id, zone = school.id, ZoneInfo(school.timezone)
+        policy = parse_policy(school.policy)
     report = import_roster(ctx.factory, school_id, EXAMPLE_ROSTER, ctx.settings.default_region)
     console.print(f"[bold]2. Roster[/] {report.rows_total} rows from {EXAMPLE_ROSTER.name}: "
                   f"{report.created_students} students and {report.created_guardians} "
@@ -72,6 +95,9 @@ def run_demo(ctx: Context, console: Console) -> None:
         invited_id = student.id
     console.print(f"[bold]3. Messages[/] {len(GOOD_NEWS)} good-news notes and 1 meeting "
                   f"invitation: {queued} deliveries queued")
+    note = quiet_hours_note(datetime.now(zone), zone, policy)
+    if note:
+        console.print(note)
 
     import asyncio
 

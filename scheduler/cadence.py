@@ -58,8 +58,9 @@ _enforced = True
 def enforced(flag: bool) -> Iterator[None]:
     """Apply the policy at dispatch (True, always in production) or not, inside the block.
 
-    Only tests switch it off: those not about cadence must not depend on the day or the
-    hour they happen to run at.
+    Only tests and `schoolgate demo` switch it off: tests not about cadence must not depend
+    on the day or the hour they happen to run at, and the demo shows the whole journey
+    whenever it is run (it says when the messages would really have gone).
     """
     global _enforced
     before, _enforced = _enforced, flag
