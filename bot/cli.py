@@ -279,10 +279,11 @@ def worker_cmd(
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[bool, typer.Option(help="Run the outbox worker in this process.")]
+    workers: Annotated[bool, typer.Option(
+        help="Run the outbox worker and the scheduler in this process.")]
     = True,
 ) -> None:
-    """Run the web app (webhooks, unsubscribe, health) and the outbox worker."""
+    """Run the web app (staff pages, webhooks, unsubscribe, prep packs), worker and scheduler."""
     import uvicorn
 
     from bot.serve import build_server_app
