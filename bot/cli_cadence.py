@@ -64,12 +64,29 @@ def scheduler_cmd(
 
 # -- the report --------------------------------------------------------------------------
 @app.command("cadence")
-def cadence_cmd(as_json: JsonOpt = False) -> None:
+def cadence_cmd(
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="First recompute the contact summaries from the message history "
+                          "(after changing the policy's term_start, or an upgrade).")]
+    = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Overdue good news, positive-to-concern balance, held messages, unreachable families."""
     from scheduler import clock
     from scheduler.reports import cadence_report
 
     ctx = context()
+    if rebuild:
+        from bot.audit import audit
+        from scheduler.contact_summary import rebuild as rebuild_summaries
+
+        with ctx.factory() as s, s.begin():
+            school = ctx.school(s)
+            done = rebuild_summaries(s.connection(), [school.id])
+            audit(s, _actor(), "cadence_rebuilt", "school", school.id, **done)
+        if not as_json:
+            out.print(f"contact summaries rebuilt: {done['rows']} term rows, "
+                      f"{done['students']} students")
     with ctx.factory() as s:
         report = cadence_report(s, ctx.school(s), clock.now(), available=set(ctx.channels))
     if as_json:

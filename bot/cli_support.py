@@ -21,6 +21,7 @@ from channels import email as email_channel
 from channels import sms as sms_channel
 from channels import telegram as telegram_channel
 from channels.base import InboundParsed
+from scheduler.contact_summary import count_sent
 
 
 def run_import(ctx: Context, path: Path, show_progress: bool) -> Any:
@@ -147,6 +148,8 @@ def review(ctx: Context, resend: int | None, mark_sent: int | None,
             row.next_attempt_at = utcnow()
             if status == DeliveryStatus.SENT:
                 row.sent_at = utcnow()
+                s.flush()
+                count_sent(s, [row.id])  # it reached the family: it counts as contact
             audit(s, "cli", f"review_{status}", "delivery", row.id)
         rows = s.scalars(select(Delivery).where(
             (Delivery.status == DeliveryStatus.NEEDS_REVIEW)

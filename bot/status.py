@@ -3,6 +3,8 @@
 Idempotent and monotonic: the same report twice changes nothing, and a late 'sent'
 never overwrites 'delivered'. A failure that is permanent for the address marks it
 failed and moves the guardian to their next channel, like a failure at send time.
+A report that makes a contact count (or stop counting) updates the contact summary in
+the same transaction (scheduler/contact_summary.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dispatcher import fall_back, mark_address_failed
 from bot.store.models import Delivery, DeliveryStatus, utcnow
+from scheduler.contact_summary import SENT_STATES, count_sent, uncount_failed
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ def apply_status(factory: sessionmaker[Session], channel: str, provider_id: str,
             delivery.status = DeliveryStatus.FAILED
             delivery.last_error = (error or "the provider reported a failure")[:500]
             delivery.updated_at = now
+            if current in SENT_STATES:  # it had counted as a contact: it no longer does
+                uncount_failed(session, delivery)
             if permanent:
                 mark_address_failed(session, delivery.guardian, channel, delivery.address,
                                     delivery.last_error, now)
@@ -60,4 +65,8 @@ def apply_status(factory: sessionmaker[Session], channel: str, provider_id: str,
             return "ignored"
         delivery.status = new
         delivery.updated_at = now
+        if current not in SENT_STATES:  # e.g. 'delivered' before the worker recorded 'sent'
+            delivery.sent_at = delivery.sent_at or now
+            session.flush()
+            count_sent(session, [delivery.id])
         return "updated"

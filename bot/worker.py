@@ -30,6 +30,7 @@ from bot.store.models import Delivery, DeliveryStatus, utcnow
 from bot.sweeper import settle_received
 from bot.translate import TranslationStep
 from channels.base import Channel, DeliveryOutcome, DeliveryResult, OutgoingMessage
+from scheduler.contact_summary import count_sent
 
 log = logging.getLogger(__name__)
 T = Delivery.__table__
@@ -171,6 +172,15 @@ class Worker:
         ]
         with self.factory() as session, session.begin():
             if sent:
+                # the rows still ours to record (locked): only these become sent now, and
+                # only these count in the contact summary, in this same transaction
+                mine = set(session.scalars(
+                    select(T.c.id).where(T.c.id.in_([r["b_id"] for r in sent]),
+                                         T.c.status == DeliveryStatus.SENDING,
+                                         T.c.claimed_by == self.worker_id)
+                    .with_for_update()))
+                sent = [r for r in sent if r["b_id"] in mine]
+            if sent:
                 session.connection().execute(
                     update(T)
                     .where(T.c.id == bindparam("b_id"), T.c.status == DeliveryStatus.SENDING,
@@ -180,6 +190,7 @@ class Worker:
                             updated_at=now),
                     sent,
                 )
+                count_sent(session, mine)
             for claimed, result in outcomes:
                 if result.outcome is not DeliveryOutcome.SENT:
                     self._record_failure(session, claimed, result, now)
@@ -248,6 +259,8 @@ class Worker:
                     update(T).where(T.c.id == row.id, T.c.status == DeliveryStatus.SENDING,
                                     T.c.claimed_by == row.claimed_by)
                     .values(updated_at=now, **values)).rowcount
+                if changed and outcome == "sent":
+                    count_sent(session, [row.id])
             if changed:
                 counts[outcome] += 1
         if any(counts.values()):

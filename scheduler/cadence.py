@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -218,20 +219,22 @@ def decide(session: Session, candidates: Sequence[Candidate], now: datetime
     return out
 
 
+def _candidates(session: Session, where: Any, order: Sequence[Any] = (),
+                limit: int | None = None) -> list[Candidate]:
+    stmt = (select(Delivery.id, Delivery.guardian_id, Message.school_id, Message.kind,
+                   Message.urgency, Message.details, Guardian.timezone)
+            .join(Message, Message.id == Delivery.message_id)
+            .join(Guardian, Guardian.id == Delivery.guardian_id)
+            .where(where).order_by(*order).limit(limit))
+    return [Candidate(did, gid, sid, kind, urgency, bool((details or {}).get(OVERRIDE_KEY)), tz)
+            for did, gid, sid, kind, urgency, details, tz in session.execute(stmt)]
+
+
 def candidates_for(session: Session, delivery_ids: Sequence[int]) -> list[Candidate]:
     """Candidates for these deliveries, loaded in chunks."""
     out: list[Candidate] = []
     for ids in _chunks(delivery_ids):
-        out += [
-            Candidate(did, gid, sid, kind, urgency,
-                      bool((details or {}).get(OVERRIDE_KEY)), tz)
-            for did, gid, sid, kind, urgency, details, tz in session.execute(
-                select(Delivery.id, Delivery.guardian_id, Message.school_id, Message.kind,
-                       Message.urgency, Message.details, Guardian.timezone)
-                .join(Message, Message.id == Delivery.message_id)
-                .join(Guardian, Guardian.id == Delivery.guardian_id)
-                .where(Delivery.id.in_(ids)))
-        ]
+        out += _candidates(session, Delivery.id.in_(ids))
     return out
 
 
@@ -277,13 +280,14 @@ def release_held(session: Session, now: datetime, limit: int = 5000) -> int:
     Rows held for positive-first are looked at on every run (their time is 'when good
     news has gone'), so a concern follows the good news that frees it.
     """
-    ids = list(session.scalars(
-        select(Delivery.id).where(Delivery.status == DeliveryStatus.HELD,
-                                  Delivery.next_attempt_at <= now)
-        .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)))
-    if not ids:
+    # the due held rows and what the policy needs about them, in one query
+    candidates = _candidates(
+        session, and_(Delivery.status == DeliveryStatus.HELD, Delivery.next_attempt_at <= now),
+        (Delivery.next_attempt_at, Delivery.id), limit)
+    if not candidates:
         return 0
-    decisions = decide(session, candidates_for(session, ids), now)
+    ids = [c.id for c in candidates]
+    decisions = decide(session, candidates, now)
     go = [i for i in ids if decisions[i].reason is None]
     wait = [{"b_id": i, "b_reason": decisions[i].reason, "b_at": decisions[i].at}
             for i in ids if decisions[i].reason is not None]

@@ -1,31 +1,31 @@
 """The cadence report: who is overdue for good news, the balance of positive to concern
 contact, what waits for the next window, and who cannot be reached.
 
-Every figure is one grouped SQL query over the whole school, not a loop over families.
+Every figure is one grouped SQL query over the whole school, not a loop over families;
+overdue and balance read the summaries kept by scheduler/contact_summary.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, literal, or_, select
+from sqlalchemy import Row, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from bot.reach import unreachable_guardians
 from bot.store.models import (
     ChannelName,
+    ContactCount,
     Delivery,
     DeliveryStatus,
     Message,
-    MessageKind,
     School,
     Staff,
     Student,
 )
 from scheduler import windows
-from scheduler.cadence import SENT_STATES
 from scheduler.policy import Policy, parse_policy, term_start
 
 
@@ -34,73 +34,54 @@ def overdue_students(session: Session, school_id: int, now: datetime, days: int
     """Students none of whose guardians has had good news sent in the last `days` days.
 
     Rows: (student_id, ref, class_name, key_worker_id, last_positive_at or None),
-    those never contacted first, then the longest waiting.
+    those never contacted first, then the longest waiting. Reads the summary
+    `students.last_positive_at` (scheduler/contact_summary.py), not the message history.
     """
     since = now - timedelta(days=days)
-    # one pass from each student through their good news to its deliveries (both joins
-    # use an index), grouped per student; no correlated subquery per student
-    last = func.max(Delivery.sent_at)
+    last = Student.last_positive_at
     stmt = (
-        select(Student.id, Student.ref, Student.class_name, Student.key_worker_id,
-               last.label("at"))
-        .outerjoin(Message, and_(Message.student_id == Student.id,
-                                 Message.kind == MessageKind.GOOD_NEWS))
-        .outerjoin(Delivery, and_(Delivery.message_id == Message.id,
-                                  Delivery.status.in_(SENT_STATES)))
-        .where(Student.school_id == school_id)
-        .group_by(Student.id)  # the primary key: its other columns follow from it
-        .having(or_(last.is_(None), last < since))
-        .order_by(last.is_not(None), last, Student.id)
+        select(Student.id, Student.ref, Student.class_name, Student.key_worker_id, last)
+        .where(Student.school_id == school_id, or_(last.is_(None), last < since))
+        .order_by(last.nulls_first(), Student.id)  # SQLite walks the index in this order
     )
     return list(session.execute(stmt).all())
-
-
-def _contact_counts(session: Session, school_id: int, since: datetime, by: Any) -> Any:
-    """Distinct positive and concern messages sent since `since`, grouped by `by`."""
-    positive = func.count(func.distinct(case(
-        (Message.kind == MessageKind.GOOD_NEWS, Delivery.message_id))))
-    concern = func.count(func.distinct(case(
-        (Message.kind == MessageKind.CONCERN, Delivery.message_id))))
-    return (
-        select(by, positive.label("positive"), concern.label("concern"))
-        .select_from(Delivery)
-        .join(Message, Message.id == Delivery.message_id)
-        .where(Message.school_id == school_id,
-               Message.kind.in_([MessageKind.GOOD_NEWS, MessageKind.CONCERN]),
-               Delivery.status.in_(SENT_STATES), Delivery.sent_at >= since)
-    )
 
 
 def _ratio(positive: int, concern: int) -> float | None:
     return round(positive / concern, 2) if concern else None
 
 
-def balance(session: Session, school_id: int, since: datetime, policy: Policy
+def balance(session: Session, school_id: int, term: date, policy: Policy
             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(families, classes): positive and concern contact since `since`, with the ratio.
+    """(families, classes): positive and concern contact in the term starting `term`.
 
     A family is one guardian. Families are listed when they had any concern this term;
-    those below `balance_ratio` are flagged. Classes count messages about their children.
+    those below `balance_ratio` are flagged. Classes count messages about their children
+    (a note to two parents once). Sums the per-term summary `contact_counts`.
     """
-    fam = _contact_counts(session, school_id, since, Delivery.guardian_id.label("gid")) \
-        .group_by(Delivery.guardian_id).subquery()
     from bot.store.models import Guardian  # local: only the report needs refs
 
+    this_term = (ContactCount.school_id == school_id, ContactCount.term_start == term)
+    positive, concern = func.sum(ContactCount.positive), func.sum(ContactCount.concern)
     families = []
-    for gid, ref, positive, concern in session.execute(
-            select(fam.c.gid, Guardian.ref, fam.c.positive, fam.c.concern)
-            .join(Guardian, Guardian.id == fam.c.gid)
-            .where(fam.c.concern > 0).order_by(fam.c.gid)):
-        ratio = _ratio(positive, concern)
-        families.append({"guardian_id": gid, "guardian": ref, "positive": positive,
-                         "concern": concern, "ratio": ratio,
+    for gid, ref, p, c in session.execute(
+            select(ContactCount.guardian_id, Guardian.ref, positive, concern)
+            .join(Guardian, Guardian.id == ContactCount.guardian_id)
+            .where(*this_term).group_by(ContactCount.guardian_id, Guardian.ref)
+            .having(concern > 0).order_by(ContactCount.guardian_id)):
+        ratio = _ratio(p, c)
+        families.append({"guardian_id": gid, "guardian": ref, "positive": p,
+                         "concern": c, "ratio": ratio,
                          "flagged": ratio is not None and ratio < policy.balance_ratio})
     cls = func.coalesce(Student.class_name, literal("(no class)"))
-    klass = _contact_counts(session, school_id, since, cls.label("class_name")) \
-        .join(Student, Student.id == Message.student_id).group_by(cls)
+    p_all, c_all = (func.sum(ContactCount.student_positive),
+                    func.sum(ContactCount.student_concern))
+    klass = (select(cls, p_all, c_all)
+             .join(Student, Student.id == ContactCount.student_id)
+             .where(*this_term).group_by(cls).having(p_all + c_all > 0).order_by(cls))
     classes = [{"class_name": name, "positive": p, "concern": c, "ratio": _ratio(p, c),
                 "flagged": c > 0 and p / c < policy.balance_ratio}
-               for name, p, c in session.execute(klass.order_by(cls))]
+               for name, p, c in session.execute(klass)]
     return families, classes
 
 
@@ -139,7 +120,6 @@ def cadence_report(session: Session, school: School, now: datetime,
     policy = parse_policy(school.policy)
     tz = windows.zone(school.timezone)
     start = term_start(policy, now.astimezone(tz).date())
-    since = datetime.combine(start, datetime.min.time(), tzinfo=tz).astimezone(UTC)
     staff = dict(session.execute(select(Staff.id, Staff.name)
                                  .where(Staff.school_id == school.id)).all())
     overdue = [{"student_id": sid, "student": ref, "class_name": cls, "key_worker_id": kw,
@@ -147,7 +127,7 @@ def cadence_report(session: Session, school: School, now: datetime,
                     at.astimezone(UTC).isoformat() if at else None}
                for sid, ref, cls, kw, at in overdue_students(
                    session, school.id, now, policy.positive_contact_days)]
-    families, classes = balance(session, school.id, since, policy)
+    families, classes = balance(session, school.id, start, policy)
     channels = list(available) if available is not None else [c.value for c in ChannelName]
     unreachable = [{"guardian_id": g.id, "guardian": g.ref, "reason": why}
                    for g, why in unreachable_guardians(session, channels,

@@ -173,6 +173,9 @@ class Student(Base):
     last_name: Mapped[str] = mapped_column(String(100))
     class_name: Mapped[str | None] = mapped_column(String(64), index=True)
     key_worker_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    # when good news about the child last went to a guardian; kept by
+    # scheduler/contact_summary.py in the transaction that records the send
+    last_positive_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     key_worker: Mapped[Staff | None] = relationship()
@@ -447,6 +450,29 @@ class JobMark(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ContactCount(Base):
+    """Good news and concerns sent this term, per child and guardian: the balance report
+    reads this instead of the whole message history. Kept by scheduler/contact_summary.py
+    in the transaction that records each send; `schoolgate cadence --rebuild` recomputes it.
+
+    `positive`/`concern` count messages this guardian received about this child (families);
+    `student_positive`/`student_concern` count each message once, on the row of the first
+    guardian it reached (classes sum them, so a note to two parents counts once).
+    """
+
+    __tablename__ = "contact_counts"
+    __table_args__ = (Index("ix_contact_counts_school_term", "school_id", "term_start"),)
+
+    term_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), primary_key=True)
+    guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id"), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    positive: Mapped[int] = mapped_column(Integer, default=0)
+    concern: Mapped[int] = mapped_column(Integer, default=0)
+    student_positive: Mapped[int] = mapped_column(Integer, default=0)
+    student_concern: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SchedulerLease(Base):

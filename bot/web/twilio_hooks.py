@@ -107,10 +107,10 @@ class InboundRouter:
     Routing (identify, detect the language, route, queue the acknowledgement) costs far
     more than storing, and under the GIL it slows every request the process serves. So one
     message is routed at a time and, while webhooks keep arriving, each routing is followed
-    by a pause YIELD_FACTOR times as long as it took (a fifth of a core at most). At most MAX_WAITING wait
-    their turn; any beyond that are routed when it is quiet again, and any whose routing
-    failed stay 'received' for the worker's sweep (bot.sweeper). Storing is what must not
-    wait; routing catches up when the burst is over.
+    by a pause YIELD_FACTOR times as long as it took (a fifth of a core at most). At
+    most MAX_WAITING wait their turn; any beyond that are routed when it is quiet again,
+    and any whose routing failed stay 'received' for the worker's sweep (bot.sweeper).
+    Storing is what must not wait; routing catches up when the burst is over.
     """
 
     MAX_WAITING = 200

@@ -27,6 +27,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.web.app import create_app
+from scheduler.contact_summary import count_sent
 from tests import factories as f
 from tests.bot.web.staff.helpers import account, form_token, sign_in
 
@@ -66,6 +67,8 @@ def _news(ctx: Context, student_id: int, author_id: int, kind: str = "good_news"
             rows = dispatch(s, message, {"email", "sms"})
         for row in rows:
             row.status, row.sent_at = DeliveryStatus.SENT, utcnow()
+        s.flush()
+        count_sent(s, [row.id for row in rows])  # the worker's record step keeps the summary
 
 
 def test_dashboard_counts_balance_per_class_and_deliveries(ctx: Context,
