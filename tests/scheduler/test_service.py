@@ -4,6 +4,7 @@ it neither loses nor repeats a message."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -189,3 +190,18 @@ def test_a_failing_job_is_logged_and_the_others_still_run(ctx: Context) -> None:
                                      JobSpec("fine", 60, lambda _c, _n: 2)],
                                clock=lambda: NOW)
     assert service.run_once() == {"broken": 0, "fine": 2}
+
+
+def test_a_failing_job_logs_no_personal_data_above_debug(
+        ctx: Context, caplog: pytest.LogCaptureFixture) -> None:
+    """A database error's text carries its SQL parameters: only the type is logged."""
+    def broken(_ctx: Context, _now: datetime) -> int:
+        raise RuntimeError("INSERT ... parameters ('+447700900123', 'Zofia is unwell')")
+
+    service = SchedulerService(ctx, [JobSpec("broken", 60, broken)], clock=lambda: NOW)
+    with caplog.at_level(logging.INFO):
+        service.run_once()
+    shown = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert any("broken" in r.getMessage() and "RuntimeError" in r.getMessage() for r in shown)
+    assert not [r for r in shown if r.exc_info or "+447700900123" in r.getMessage()
+                or "Zofia" in r.getMessage()]
