@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bot.context import Context
+from bot.store import reading
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -22,7 +23,7 @@ def create_app(ctx: Context) -> FastAPI:
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         """Liveness: the process is up and the database answers."""
-        with ctx.factory() as session:
+        with reading(ctx.factory) as session:  # never queues for SQLite's write lock
             session.connection().exec_driver_sql("SELECT 1")
         return {"status": "ok"}
 

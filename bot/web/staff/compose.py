@@ -22,6 +22,7 @@ from bot.web.staff.deps import (
     forbidden,
     not_found,
     page,
+    reading_transaction,
     redirect,
     require,
     transaction,
@@ -75,7 +76,7 @@ def _form(request: Request, me: Me, s: Session, *, student_id: int | None, text:
 def compose_form(request: Request, me: Annotated[Me, Depends(require(*WRITERS))],
                  student: int | None = None) -> Response:
     """The good-news form."""
-    with transaction(request) as s:
+    with reading_transaction(request) as s:
         return _form(request, me, s, student_id=student, text="")
 
 

@@ -27,7 +27,7 @@ from bot.store.models import (
 )
 from bot.web.staff.access import EVERYONE, TEACHER, own_students, role_of, visible_students
 from bot.web.staff.charts import bar_chart
-from bot.web.staff.deps import ctx_of, page, require, transaction
+from bot.web.staff.deps import ctx_of, page, reading_transaction, require
 from bot.web.staff.security import Me
 
 router = APIRouter()
@@ -132,7 +132,7 @@ def dashboard(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) 
     """What needs doing, at a glance."""
     ctx = ctx_of(request)
     now = utcnow()
-    with transaction(request) as s:
+    with reading_transaction(request) as s:
         school = s.get(School, me.school_id)
         assert school is not None
         cadence = _cadence_report(s, school, now, set(ctx.channels))
@@ -170,7 +170,7 @@ def outbox(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))],
            status: str | None = None, message: int | None = None,
            queued: int | None = None) -> Response:
     """Deliveries, newest first: status, channel, language (never the text)."""
-    with transaction(request) as s:
+    with reading_transaction(request) as s:
         stmt = (select(Delivery, Message, Student)
                 .join(Message, Message.id == Delivery.message_id)
                 .outerjoin(Student, Student.id == Message.student_id)

@@ -16,8 +16,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from bot.context import Context
+from bot.store import reading
 from bot.web.staff.access import role_of
-from bot.web.staff.security import Me, load_session, same_token
+from bot.web.staff.security import Me, check_session, load_session, same_token
 
 COOKIE = "sg_session"
 LOGIN_COOKIE = "sg_login_csrf"
@@ -58,6 +59,14 @@ def transaction(request: Request) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def reading_transaction(request: Request) -> Iterator[Session]:
+    """A read-only session for pages that write nothing: on SQLite it never waits for
+    the write lock (reply routing, the outbox worker). Audited views use `transaction`."""
+    with reading(ctx_of(request).factory) as session:
+        yield session
+
+
 def secure_cookies(request: Request) -> bool:
     """Cookies are Secure when the public address is HTTPS."""
     return ctx_of(request).settings.public_url.startswith("https://")
@@ -71,10 +80,13 @@ def _signed_in(request: Request) -> Me:
     if not token:
         raise SignInRequired
     settings = ctx_of(request).settings
-    with transaction(request) as session:
-        me = load_session(session, token,
-                          idle=timedelta(minutes=settings.web_session_idle_minutes),
-                          absolute=timedelta(hours=settings.web_session_absolute_hours))
+    idle = timedelta(minutes=settings.web_session_idle_minutes)
+    absolute = timedelta(hours=settings.web_session_absolute_hours)
+    with reading_transaction(request) as session:  # most page views write nothing
+        me, write = check_session(session, token, idle=idle, absolute=absolute)
+    if write:  # expired (the row goes) or its idle expiry slides: at most once a minute
+        with transaction(request) as session:
+            me = load_session(session, token, idle=idle, absolute=absolute)
     if me is None:
         raise SignInRequired
     request.state.me = me

@@ -28,7 +28,15 @@ from bot.web.staff.access import (
     may_read_reply,
     visible_students,
 )
-from bot.web.staff.deps import ctx_of, forbidden, not_found, page, require, transaction
+from bot.web.staff.deps import (
+    ctx_of,
+    forbidden,
+    not_found,
+    page,
+    reading_transaction,
+    require,
+    transaction,
+)
 from bot.web.staff.security import Me
 
 router = APIRouter()
@@ -79,7 +87,7 @@ def _key_worker(s: Session, student: Student) -> dict[str, Any]:
 @router.get("/students")
 def students_list(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
     """The students whose pages this person may open."""
-    with transaction(request) as s:
+    with reading_transaction(request) as s:
         students = list(s.scalars(visible_students(me).options(
             selectinload(Student.key_worker))))
         return page(request, "students.html", me, nav="students", students=students)

@@ -24,6 +24,7 @@ from bot.web.staff.deps import (
     forbidden,
     not_found,
     page,
+    reading_transaction,
     redirect,
     require,
     transaction,
@@ -36,7 +37,7 @@ router = APIRouter()
 @router.get("/inbox")
 def inbox_list(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
     """Replies to me (waiting first); for the office and admin, the unmatched queue too."""
-    with transaction(request) as s:
+    with reading_transaction(request) as s:
         stmt = (select(InboundMessage).join(Guardian, Guardian.id == InboundMessage.guardian_id)
                 .where(Guardian.school_id == me.school_id)
                 .options(selectinload(InboundMessage.guardian),

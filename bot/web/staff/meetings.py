@@ -44,6 +44,7 @@ from bot.web.staff.deps import (
     forbidden,
     not_found,
     page,
+    reading_transaction,
     redirect,
     require,
     transaction,
@@ -63,7 +64,7 @@ def _meeting_types() -> tuple[list[tuple[str, str]], str | None]:
 @router.get("/meetings")
 def meetings_list(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
     """Invitations, newest first, with how many families have answered."""
-    with transaction(request) as s:
+    with reading_transaction(request) as s:
         stmt = (select(Message, Student).join(Student, Student.id == Message.student_id)
                 .where(Message.school_id == me.school_id,
                        Message.kind == MessageKind.INVITATION)
@@ -90,7 +91,7 @@ def _form(request: Request, me: Me, s: Session, values: dict[str, Any], status: 
 def meeting_form(request: Request, me: Annotated[Me, Depends(require(*ORGANISERS))],
                  student: int | None = None) -> Response:
     """The invitation form."""
-    with transaction(request) as s:
+    with reading_transaction(request) as s:
         return _form(request, me, s, {"student_id": student, "minutes": "30"})
 
 

@@ -188,19 +188,34 @@ class Me:
 def load_session(session: Session, token: str, idle: timedelta, absolute: timedelta,
                  now: datetime | None = None) -> Me | None:
     """The staff member behind a cookie, sliding its idle expiry; None when expired."""
+    me, _write = check_session(session, token, idle, absolute, now, apply=True)
+    return me
+
+
+def check_session(session: Session, token: str, idle: timedelta, absolute: timedelta,
+                  now: datetime | None = None, apply: bool = False) -> tuple[Me | None, bool]:
+    """(the staff member behind a cookie or None, whether the session row needs a write).
+
+    With `apply` the write is made in `session` (an expired row deleted, the idle expiry
+    slid); without it nothing is changed, so it can run in a read-only transaction and
+    the caller calls `load_session` in a writing one only when told to.
+    """
     now = now or utcnow()
     row = session.get(WebSession, token_hash(token))
     if row is None:
-        return None
+        return None, False
     staff = session.get(Staff, row.staff_id)
     if row.expires_at <= now or row.created_at + absolute <= now or staff is None \
             or not staff.active:
-        session.delete(row)
-        return None
+        if apply:
+            session.delete(row)
+        return None, True
     # write at most once a minute: every page view need not take the write lock
-    if row.expires_at - now < idle - timedelta(minutes=1):
+    slide = row.expires_at - now < idle - timedelta(minutes=1)
+    if slide and apply:
         row.expires_at = min(now + idle, row.created_at + absolute)
-    return Me(staff.id, staff.school_id, staff.name, staff.email, staff.role, row.csrf_token)
+    return Me(staff.id, staff.school_id, staff.name, staff.email, staff.role,
+              row.csrf_token), slide
 
 
 def end_session(session: Session, token: str) -> None:

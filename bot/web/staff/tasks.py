@@ -11,7 +11,15 @@ from bot.errors import NotFoundError
 from bot.store.models import Guardian, StaffTask, Student, utcnow
 from bot.tasks import complete_task, list_tasks
 from bot.web.staff.access import ADMIN, EVERYONE, OFFICE, role_of
-from bot.web.staff.deps import forbidden, not_found, page, redirect, require, transaction
+from bot.web.staff.deps import (
+    forbidden,
+    not_found,
+    page,
+    reading_transaction,
+    redirect,
+    require,
+    transaction,
+)
 from bot.web.staff.security import Me
 
 router = APIRouter()
@@ -26,7 +34,7 @@ KIND_LABELS = {
 def tasks_page(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))],
                done: str | None = None) -> Response:
     """Open tasks: my own, or every task in the school for admin and office."""
-    with transaction(request) as s:
+    with reading_transaction(request) as s:
         everyone = role_of(me) in (ADMIN, OFFICE)
         tasks = list_tasks(s, me.school_id, staff_id=None if everyone else me.id)
         rows = [{"task": t, "label": KIND_LABELS.get(t.kind, t.kind),
