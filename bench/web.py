@@ -5,15 +5,19 @@ database with a Twilio auth token set, so every request's X-Twilio-Signature is 
 for real (signed with twilio's own RequestValidator). Then, at a fixed rate:
 
 1. `GET /healthz`: the floor (one `SELECT 1` through the same server);
-2. `POST /webhooks/twilio/sms`: distinct inbound SMS from the roster's guardians;
-3. `GET /inbox` as a signed-in key worker when the staff app offers a login (else
-   `/healthz` again, said so in the output);
+2. `POST /webhooks/twilio/sms`: distinct inbound SMS from the roster's guardians, and at
+   the same time `GET /inbox` as a signed-in key worker (--busy-page-rate, 2/s);
+3. `GET /inbox` alone once routing has caught up (--page-rate, 20/s);
 4. for comparison in the same run, the same webhook on servers that never route (the
-   floor for storing) and that route inline before answering (how it worked before).
+   floor for storing), that run the background work in the web process and route after
+   each response (`serve --one-process`), and that route before answering (the first
+   design).
 
 Prints p50/p95/p99/max latency, errors and achieved rate per phase, then checks that
 every inbound answered 2xx is in the database, and how long routing took to catch up.
-Latency is measured from each request's scheduled start, so a late client counts.
+Latency is measured from each request's scheduled start, so a late client counts; the
+load generator collects no garbage while requests are in flight (its own pauses would
+otherwise be counted as the server's).
 
     python -m bench.web [--rate 200] [--seconds 30] [--pg] [--no-compare]
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import re
 import secrets
@@ -125,30 +130,30 @@ from bot.serve import build_server_app
 from bot.web import twilio_hooks
 
 ctx = context()
-store = inbox.store
-route = sys.argv[2] == "inline"
+variant = sys.argv[2]
+if variant == "inline":  # store, route and acknowledge, then answer (as it first was)
+    store = inbox.store
 
-class Variant:  # inline: store, route and acknowledge, then answer (as it was)
-    @staticmethod  # store-only: nothing routed at all (the floor for storing)
-    def store(factory, parsed):
-        found = store(factory, parsed)
-        if route:
+    class Inline:
+        @staticmethod
+        def store(factory, parsed):
+            found = store(factory, parsed)
             inbox.process(factory, found[0], list(ctx.channels))
-        return found
+            return found
 
-    @staticmethod
-    def process(*args, **kwargs):
-        return None
-
-twilio_hooks.inbox = Variant
-uvicorn.run(build_server_app(ctx), host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning")
+    twilio_hooks.inbox = Inline
+# store-only: nothing routed at all (the floor for storing); one-process: the background
+# work in the web process, routing after each response (as it was before the companion)
+workers = {"store-only": "none", "inline": "none", "one-process": "inline"}[variant]
+uvicorn.run(build_server_app(ctx, workers=workers), host="127.0.0.1",
+            port=int(sys.argv[1]), log_level="warning")
 """
 
 
 @contextmanager
 def server(db_url: str, twilio_api: str, variant: str | None = None) -> Iterator[str]:
-    """`schoolgate serve` (or a variant: inline, store-only) on a free port; its base URL."""
+    """`schoolgate serve` (or a variant: store-only, one-process, inline) on a free port;
+    its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items()
@@ -231,13 +236,21 @@ async def open_loop(phase: Phase, rate: float, seconds: float,
             phase.error(str(status))
 
     tasks = []
+    # The load generator's own garbage collections (100-200 ms with the libraries it has
+    # loaded) would count as the server's latency: none while requests are in flight.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     for i in range(total):
         due = t0 + i / rate
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i, due)))
-    await asyncio.gather(*tasks)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        gc.enable()
     phase.wall = loop.time() - t0
 
 
@@ -360,11 +373,11 @@ async def run_webhook(base: str, phones: list[str], rate: float, seconds: float,
 
 
 async def run_get(base: str, path: str, rate: float, seconds: float, name: str,
-                  cookie: str = "") -> Phase:
-    """A GET phase (the floor, or the inbox page)."""
+                  cookie: str = "", warm_up: float = 1) -> Phase:
+    """A GET phase (the floor, or the inbox page), after `warm_up` seconds of the same."""
     client = RawClient(base, cookie)
     raw = client.request("GET", path)
-    await open_loop(Phase("warm-up"), min(rate, 20), 1, lambda _i: client.send(raw))
+    await open_loop(Phase("warm-up"), min(rate, 20), warm_up, lambda _i: client.send(raw))
     phase = Phase(name)
     await open_loop(phase, rate, seconds, lambda _i: client.send(raw))
     await client.close()
@@ -414,23 +427,25 @@ async def measure(label: str, db: Callable[[], AbstractContextManager[str]],
     with db() as url:
         phones = seed(url)
         with server(url, twilio_api) as base:
-            await asyncio.sleep(3)  # the language models load at start-up (GIL held ~2 s)
+            await asyncio.sleep(3)  # the companion starts, and loads the language models
             report(await run_get(base, "/healthz", args.rate, args.seconds,
                                  "GET /healthz (floor)"), args.seconds)
-            phase, sids = await run_webhook(base, phones, args.rate, args.seconds,
-                                            "POST sms webhook (route after)", "a")
-            report(phase, args.seconds)
-            check_stored(url, sids)
             cookie = sign_in(base)
-            if cookie is not None:
-                report(await run_get(base, "/inbox", args.page_rate, args.seconds,
-                                     "GET /inbox (signed in)", cookie), args.seconds)
-            else:
-                print("  (no staff login or /inbox in this build: measuring /healthz instead)")
-                report(await run_get(base, "/healthz", args.page_rate, args.seconds,
-                                     "GET /healthz (no /inbox yet)"), args.seconds)
+            if cookie is None:
+                raise SystemExit("could not sign in to the staff app")
+            (phase, sids), during = await asyncio.gather(
+                run_webhook(base, phones, args.rate, args.seconds,
+                            "POST sms webhook (schoolgate serve)", "a"),
+                run_get(base, "/inbox", args.busy_page_rate, args.seconds,
+                        "GET /inbox (during the webhooks)", cookie, warm_up=2))
+            report(phase, args.seconds)
+            report(during, args.seconds)
+            check_stored(url, sids)
+            report(await run_get(base, "/inbox", args.page_rate, args.seconds,
+                                 "GET /inbox (after)", cookie), args.seconds)
     if args.compare:
         for variant, name in (("store-only", "POST sms webhook (never routed)"),
+                              ("one-process", "POST sms webhook (one process)"),
                               ("inline", "POST sms webhook (route inline)")):
             with db() as url:
                 phones = seed(url)
@@ -448,7 +463,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
     parser.add_argument("--page-rate", type=float, default=20.0,
-                        help="requests per second for the inbox page")
+                        help="requests per second for the inbox page on its own")
+    parser.add_argument("--busy-page-rate", type=float, default=2.0,
+                        help="requests per second for the inbox page during the webhooks "
+                             "(a busy staff room: 120 page views a minute)")
     parser.add_argument("--pg", action="store_true", help="also measure PostgreSQL")
     parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite")
     parser.add_argument("--no-compare", dest="compare", action="store_false",

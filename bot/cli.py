@@ -280,17 +280,49 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[bool, typer.Option(
-        help="Run the outbox worker and the scheduler in this process.")]
-    = True,
+        help="Run the background work (sending, reply routing, scheduler, mail and "
+             "Telegram polling); --no-workers when `schoolgate background` runs "
+             "elsewhere.")] = True,
+    one_process: Annotated[bool, typer.Option(
+        "--one-process", help="Run the background work inside the web process instead "
+                              "of a companion process (slower webhooks under load).")]
+    = False,
 ) -> None:
-    """Run the web app (staff pages, webhooks, unsubscribe, prep packs), worker and scheduler."""
+    """Run the web app (staff pages, webhooks, unsubscribe, prep packs) and the background
+    work beside it (in a companion process it starts, watches and stops)."""
     import uvicorn
 
     from bot.serve import build_server_app
 
     ctx = context()
-    uvicorn.run(build_server_app(ctx, run_workers=workers), host=host, port=port,
+    mode = "none" if not workers else "inline" if one_process else "process"
+    uvicorn.run(build_server_app(ctx, workers=mode), host=host, port=port,
                 log_level="warning")
+
+
+@app.command("background")
+def background_cmd(
+    parent: Annotated[int | None, typer.Option(
+        hidden=True, help="Stop when this process (the web server) has gone.")] = None,
+) -> None:
+    """Run the background work without the web app: sending, reply routing, the
+    scheduler, mail and Telegram polling. `schoolgate serve` starts one itself."""
+    from bot.background import run_background
+    from bot.companion import run_companion
+
+    ctx = context()
+    if parent is not None and hasattr(os, "nice"):
+        # started by `schoolgate serve`: give way to the web process when both are busy
+        pass  # os.nice(5)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(run_companion(stop, parent))
+        await run_background(ctx, stop, route_replies=True)
+        watcher.cancel()
+
+    asyncio.run(main())
+    out.print("background work stopped")
 
 
 @app.command("telegram-link")

@@ -1,4 +1,13 @@
-"""`schoolgate serve`: the web app plus background workers in one process."""
+"""`schoolgate serve`: the web app, with the background work beside it.
+
+`workers` says where the background work (bot.background) runs:
+
+- "process" (what `schoolgate serve` does): in a companion process the web process starts
+  and watches, so the web process only stores and answers;
+- "inline": inside the web process, with stored SMS replies routed after each response
+  (tests, and `schoolgate serve --one-process`);
+- "none": elsewhere (`schoolgate serve --no-workers` beside `schoolgate background`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Literal
 
 from fastapi import FastAPI
 
@@ -14,36 +24,38 @@ from bot.web.app import create_app
 
 log = logging.getLogger(__name__)
 
+Workers = Literal["process", "inline", "none"]
 
-def build_server_app(ctx: Context, run_workers: bool = True) -> FastAPI:
-    """The web app, with the outbox worker running beside it while it serves."""
+
+def build_server_app(ctx: Context, workers: Workers = "inline") -> FastAPI:
+    """The web app, with the background work run as `workers` says."""
+    if workers not in ("process", "inline", "none"):
+        raise ValueError(f"workers must be process, inline or none, not {workers!r}")
     app = create_app(ctx)
+    app.state.route_after_response = workers == "inline"
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(_warm_up(ctx), name="language-warm-up")]
-        if run_workers:
-            tasks.append(asyncio.create_task(ctx.worker().run(stop), name="outbox-worker"))
-        if run_workers and ctx.settings.scheduler_enabled:
-            from scheduler.service import SchedulerService  # waits for the lease if another runs
-
-            tasks.append(asyncio.create_task(SchedulerService(ctx).run(stop), name="scheduler"))
-        if ctx.settings.imap.configured:
-            from bot.email_inbound import poll_mailbox
+        tasks = []
+        if workers == "inline":
+            from bot.background import run_background
 
             tasks.append(asyncio.create_task(
-                poll_mailbox(ctx.factory, ctx.settings.imap, ctx.channels, stop),
-                name="imap-poller"))
-        tg = ctx.settings.telegram
-        if tg.configured and tg.mode == "polling":
-            from bot.telegram_inbound import run_polling
+                run_background(ctx, stop, route_replies=False), name="background"))
+        elif workers == "process":
+            from bot.companion import supervise
 
-            tasks.append(asyncio.create_task(run_polling(ctx, stop), name="telegram-polling"))
-        elif tg.configured and tg.webhook_secret:
+            tasks.append(asyncio.create_task(supervise(stop), name="companion"))
+        tg = ctx.settings.telegram
+        if tg.configured and tg.mode != "polling" and tg.webhook_secret:
             await ctx.channels["telegram"].set_webhook(  # type: ignore[attr-defined]
                 f"{ctx.settings.public_url}/webhooks/telegram", tg.webhook_secret)
-        log.info("serving with %d background task(s)", len(tasks))
+        if workers != "inline":  # inline: the background warm-up does this when loaded
+            from bot.background import settle_memory
+
+            settle_memory()
+        log.info("serving; background work: %s", workers)
         try:
             yield
         finally:
@@ -52,13 +64,3 @@ def build_server_app(ctx: Context, run_workers: bool = True) -> FastAPI:
 
     app.router.lifespan_context = lifespan
     return app
-
-
-async def _warm_up(ctx: Context) -> None:
-    """Load the reply-language models now, so no reply waits ~1.5 s for them later."""
-    from bot.reply_language import warm_up
-
-    try:
-        await asyncio.to_thread(warm_up, ctx.factory)
-    except Exception as exc:  # not fatal: the first reply then loads them itself
-        log.warning("language detection warm-up failed (%s)", type(exc).__name__)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import inbox
+from bot.store import reading
 from bot.store.models import InboundMessage, InboundStatus, utcnow
 from channels.base import Channel
 
@@ -60,3 +61,22 @@ async def settle_received(factory: sessionmaker[Session], channels: Mapping[str,
     if settled:
         log.info("settled %d inbound message(s) left unprocessed", settled)
     return settled
+
+
+def waiting_ids(factory: sessionmaker[Session], channel: str, exclude: Collection[int] = (),
+                limit: int = 50) -> list[int]:
+    """Ids of `channel` messages still 'received' (oldest first), leaving out `exclude`."""
+    with reading(factory) as session:
+        return list(session.scalars(
+            select(InboundMessage.id)
+            .where(InboundMessage.channel == channel,
+                   InboundMessage.status == InboundStatus.RECEIVED,
+                   InboundMessage.id.not_in(exclude) if exclude else true())
+            .order_by(InboundMessage.id).limit(limit)))
+
+
+def newest_id(factory: sessionmaker[Session], channel: str) -> int:
+    """The id of the latest `channel` message stored (0 when none): has anything arrived?"""
+    with reading(factory) as session:
+        return session.scalar(select(func.max(InboundMessage.id))
+                              .where(InboundMessage.channel == channel)) or 0

@@ -16,6 +16,7 @@ same 30 seconds.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    writer = _LocalWriter()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
@@ -60,11 +63,56 @@ def _configure_sqlite(engine: Engine) -> None:
         raw = conn.connection.driver_connection
         if conn.get_execution_options().get(READ_ONLY):
             raw.execute("BEGIN")
-        else:
-            try:
-                begin_immediate(raw)
-            except sqlite3.OperationalError as exc:  # as SQLAlchemy reports its own errors
-                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+            return
+        writer.acquire(raw)
+        try:
+            begin_immediate(raw)
+        except sqlite3.OperationalError as exc:  # as SQLAlchemy reports its own errors
+            writer.release(raw)
+            raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+        except BaseException:
+            writer.release(raw)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn: Any) -> None:
+        writer.release(conn.connection.driver_connection)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        writer.release(dbapi_connection)  # in case a transaction ended without either
+
+    @event.listens_for(engine.pool, "invalidate")
+    @event.listens_for(engine.pool, "close")
+    def _on_gone(dbapi_connection: Any, *_args: Any) -> None:
+        writer.release(dbapi_connection)
+
+
+class _LocalWriter:
+    """This process's writers queue here, one at a time, for SQLite's write lock.
+
+    SQLite lets one connection write at a time whatever we do; queueing on a local lock
+    first means at most one thread of this process polls for it (the others sleep
+    without touching the GIL), which matters when a web process has dozens of request
+    threads. The lock is released when the transaction commits or rolls back, or at the
+    latest when its connection goes back to the pool.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: int | None = None
+
+    def acquire(self, raw: object) -> None:
+        if not self._lock.acquire(timeout=BUSY_SECONDS):
+            raise OperationalError("BEGIN IMMEDIATE", None,
+                                   sqlite3.OperationalError("database is locked"))
+        self._holder = id(raw)
+
+    def release(self, raw: object) -> None:
+        if self._holder is not None and self._holder == id(raw):
+            self._holder = None
+            self._lock.release()
 
 
 def begin_immediate(raw: sqlite3.Connection, patience: float | None = None) -> None:

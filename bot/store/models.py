@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -310,7 +311,13 @@ class InboundMessage(Base):
     """A message from a family, stored as received before anything else happens."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("channel", "provider_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_id"),
+        # what reply routing polls for: small, as rows leave 'received' within seconds
+        Index("ix_inbound_messages_waiting", "channel", "id",
+              sqlite_where=text("status = 'received'"),
+              postgresql_where=text("status = 'received'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))

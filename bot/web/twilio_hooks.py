@@ -4,7 +4,9 @@ The signature covers the public URL Twilio called (SCHOOLGATE_PUBLIC_URL + path 
 and the form fields, so a request that was not signed with our auth token is refused
 (403) before anything is read into the database. An inbound message is committed before
 Twilio gets its 2xx; if it cannot be stored we answer 503 so Twilio tries again. Routing
-and the acknowledgement happen after the response (bot.sweeper finishes any left over).
+and the acknowledgement happen later: in the background process (bot.background), or
+after the response when the background work runs in this process (bot.sweeper finishes
+any left over either way).
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ import time
 
 from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select, true
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from bot import inbox
+from bot.background import route_one
 from bot.context import Context
 from bot.status import apply_status
-from bot.store.models import InboundMessage, InboundStatus
+from bot.sweeper import waiting_ids
 from channels.sms import (
     INBOUND_PATH,
     STATUS_PATH,
@@ -86,10 +88,14 @@ async def inbound_sms(request: Request) -> Response:
     if not is_new:
         log.info("inbound %s was a repeated webhook", inbound_id)
     # Committed: answer now. Identifying, detecting the language, routing and the
-    # acknowledgement run after the response, so they never add to Twilio's wait; if
-    # this process dies first, the worker's sweep finishes the 'received' row.
+    # acknowledgement never add to Twilio's wait: the background process routes stored
+    # replies (bot.background), or, when the background work runs in this process, it
+    # is done after the response; if this process dies first, the worker's sweep
+    # finishes the 'received' row.
     response = _twiml()
-    response.background = BackgroundTask(process_after_response, request.app, inbound_id)
+    if getattr(request.app.state, "route_after_response", True):
+        response.background = BackgroundTask(process_after_response, request.app,
+                                             inbound_id)
     return response
 
 
@@ -145,15 +151,7 @@ class InboundRouter:
 
     async def _one(self, inbound_id: int) -> bool:
         started, arrivals = time.monotonic(), self.arrivals
-        try:
-            await to_thread.run_sync(inbox.process, self.ctx.factory, inbound_id,
-                                     list(self.ctx.channels))
-        except Exception as exc:  # stored already: safe, and the sweep tries again
-            # the type only: a database error's text carries the SQL parameters (bodies,
-            # numbers); the traceback goes to DEBUG, as for Telegram
-            log.error("inbound %s stored but processing failed (%s)", inbound_id,
-                      type(exc).__name__)
-            log.debug("processing failure of inbound %s", inbound_id, exc_info=True)
+        if not await route_one(self.ctx, inbound_id):
             self.failed.add(inbound_id)
             return False
         if self.arrivals != arrivals:  # webhooks are coming in: leave them their share
@@ -170,13 +168,7 @@ class InboundRouter:
         return len(ids) == self.CATCH_UP_BATCH
 
     def _left_over(self) -> list[int]:
-        with self.ctx.factory() as session:
-            return list(session.scalars(
-                select(InboundMessage.id)
-                .where(InboundMessage.channel == "sms",
-                       InboundMessage.status == InboundStatus.RECEIVED,
-                       InboundMessage.id.not_in(self.failed) if self.failed else true())
-                .order_by(InboundMessage.id).limit(self.CATCH_UP_BATCH)))
+        return waiting_ids(self.ctx.factory, "sms", self.failed, self.CATCH_UP_BATCH)
 
 
 @router.post(STATUS_PATH)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -34,9 +34,15 @@ from bot.web.staff.security import Me
 router = APIRouter()
 
 
+PAGE_SIZE = 50
+
+
 @router.get("/inbox")
-def inbox_list(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
-    """Replies to me (waiting first); for the office and admin, the unmatched queue too."""
+def inbox_list(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))],
+               page_number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
+               ) -> Response:
+    """Replies to me (waiting first), PAGE_SIZE a page; for the office and admin, the
+    unmatched queue too."""
     with reading_transaction(request) as s:
         stmt = (select(InboundMessage).join(Guardian, Guardian.id == InboundMessage.guardian_id)
                 .where(Guardian.school_id == me.school_id)
@@ -44,13 +50,15 @@ def inbox_list(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))])
                          selectinload(InboundMessage.student),
                          selectinload(InboundMessage.routed_to))
                 .order_by(InboundMessage.handled_at.is_not(None),
-                          InboundMessage.received_at.desc()).limit(200))
+                          InboundMessage.received_at.desc(), InboundMessage.id.desc())
+                .offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1))
         if role_of(me) != ADMIN:
             stmt = stmt.where(mine(me))
         replies = list(s.scalars(stmt))
         unmatched = core_inbox.unmatched(s) if role_of(me) in (ADMIN, OFFICE) else []
-        response = page(request, "inbox.html", me, nav="inbox", replies=replies,
-                        unmatched=unmatched)
+        response = page(request, "inbox.html", me, nav="inbox", replies=replies[:PAGE_SIZE],
+                        unmatched=unmatched, page_number=page_number,
+                        more=len(replies) > PAGE_SIZE)
     return response
 
 
