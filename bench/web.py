@@ -5,10 +5,11 @@ database with a Twilio auth token set, so every request's X-Twilio-Signature is 
 for real (signed with twilio's own RequestValidator). Then, at a fixed rate:
 
 1. `GET /healthz`: the floor (one `SELECT 1` through the same server);
-2. `POST /webhooks/twilio/sms`: distinct inbound SMS from the roster's guardians, and at
-   the same time `GET /inbox` as a signed-in key worker (--busy-page-rate, 2/s);
-3. `GET /inbox` alone once routing has caught up (--page-rate, 20/s);
-4. for comparison in the same run, the same webhook on servers that never route (the
+2. `POST /webhooks/twilio/sms`: distinct inbound SMS from the roster's guardians;
+3. the same again with, at the same time, `GET /inbox` as a signed-in key worker
+   (--busy-page-rate, 2/s), both served by the one web process;
+4. `GET /inbox` alone once routing has caught up (--page-rate, 20/s);
+5. for comparison in the same run, the same webhook on servers that never route (the
    floor for storing), that run the background work in the web process and route after
    each response (`serve --one-process`), and that route before answering (the first
    design).
@@ -433,9 +434,13 @@ async def measure(label: str, db: Callable[[], AbstractContextManager[str]],
             cookie = sign_in(base)
             if cookie is None:
                 raise SystemExit("could not sign in to the staff app")
+            phase, sids = await run_webhook(base, phones, args.rate, args.seconds,
+                                            "POST sms webhook (schoolgate serve)", "w")
+            report(phase, args.seconds)
+            check_stored(url, sids, wait=0)
             (phase, sids), during = await asyncio.gather(
                 run_webhook(base, phones, args.rate, args.seconds,
-                            "POST sms webhook (schoolgate serve)", "a"),
+                            "POST sms webhook (and /inbox)", "a"),
                 run_get(base, "/inbox", args.busy_page_rate, args.seconds,
                         "GET /inbox (during the webhooks)", cookie, warm_up=2))
             report(phase, args.seconds)

@@ -311,9 +311,6 @@ def background_cmd(
     from bot.companion import run_companion
 
     ctx = context()
-    if parent is not None and hasattr(os, "nice"):
-        # started by `schoolgate serve`: give way to the web process when both are busy
-        pass  # os.nice(5)
 
     async def main() -> None:
         stop = asyncio.Event()
