@@ -63,7 +63,12 @@ class SchedulerService:
     async def _tick(self, spec: JobSpec) -> None:
         if not self.lease.held:
             return
-        await asyncio.to_thread(self.run_job, spec)
+        try:
+            await asyncio.to_thread(self.run_job, spec)
+        except asyncio.CancelledError:
+            # the process is stopping: the job's own transaction finishes or rolls back
+            # in its thread, and every job is idempotent, so the next run picks it up
+            log.info("job %s interrupted by shutdown", spec.name)
 
     def run_once(self) -> dict[str, int] | None:
         """Take the lease, run every job once, give it back; None if another holds it."""
