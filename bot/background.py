@@ -18,14 +18,13 @@ import time
 
 from bot import inbox
 from bot.context import Context
-from bot.sweeper import newest_id, waiting_ids
+from bot.sweeper import YIELD_FACTOR, newest_id, waiting_ids
 
 log = logging.getLogger(__name__)
 
 ROUTE_POLL_SECONDS = 0.25  # how soon a stored SMS reply is routed when nothing is waiting
 ROUTE_PAUSE_SECONDS = 0.002  # between routings: leaves SQLite's write lock to the webhooks
 ROUTE_BATCH = 50
-YIELD_FACTOR = 4  # while replies arrive: pause 4x as long as routing took
 
 
 async def run_background(ctx: Context, stop: asyncio.Event, *, route_replies: bool,

@@ -24,7 +24,9 @@ from channels.base import Channel
 
 log = logging.getLogger(__name__)
 
-GENTLE = 4  # after each message settled, pause four times as long as it took
+# Background routing (the companion's loop, the in-process router, this sweep) pauses
+# this many times as long as each message took, so storing new replies comes first.
+YIELD_FACTOR = 4
 
 
 async def settle_received(factory: sessionmaker[Session], channels: Mapping[str, Channel],
@@ -64,7 +66,7 @@ async def settle_received(factory: sessionmaker[Session], channels: Mapping[str,
         settled += 1
         # A safety net, not the main path: after a backlog it must not hold the database
         # (SQLite's one write lock) back to back while webhooks are storing new replies.
-        await asyncio.sleep(GENTLE * (time.monotonic() - started))
+        await asyncio.sleep(YIELD_FACTOR * (time.monotonic() - started))
     if settled:
         log.info("settled %d inbound message(s) left unprocessed", settled)
     return settled

@@ -25,7 +25,7 @@ from bot import inbox
 from bot.background import route_one
 from bot.context import Context
 from bot.status import apply_status
-from bot.sweeper import waiting_ids
+from bot.sweeper import YIELD_FACTOR, waiting_ids
 from channels.sms import (
     INBOUND_PATH,
     STATUS_PATH,
@@ -120,7 +120,6 @@ class InboundRouter:
     """
 
     MAX_WAITING = 200
-    YIELD_FACTOR = 4  # while webhooks arrive, routing uses at most 1/(1+4) of the time
     CATCH_UP_BATCH = 50
 
     def __init__(self, ctx: Context) -> None:
@@ -155,7 +154,7 @@ class InboundRouter:
             self.failed.add(inbound_id)
             return False
         if self.arrivals != arrivals:  # webhooks are coming in: leave them their share
-            await asyncio.sleep(self.YIELD_FACTOR * (time.monotonic() - started))
+            await asyncio.sleep(YIELD_FACTOR * (time.monotonic() - started))
         return True
 
     async def _catch_up(self) -> bool:

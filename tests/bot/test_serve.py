@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,16 +20,11 @@ from bot.serve import build_server_app
 from bot.store.models import Delivery, DeliveryStatus, InboundMessage, InboundStatus
 from tests import factories as f
 from tests.conftest import make_settings
+from tests.standins.smtp import free_port
 from tests.standins.twilio import FROM_NUMBER, TwilioStandin
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = "+447700900123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _children(pid: int) -> dict[int, str]:
@@ -62,7 +56,7 @@ def test_serve_answers_and_its_companion_routes_then_both_stop(
         school = ctx.school(s)
         f.guardian(s, school, f.student(s, school, f.staff(s, school, name="Ms Key")),
                    phone=PHONE, language="pl")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TWILIO_", "SMTP_", "IMAP_", "TELEGRAM_", "SCHOOLGATE_"))}
