@@ -30,6 +30,7 @@ from translations import (
     has_catalog,
     translations_for,
 )
+from translations.plurals import rule_differences
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("bot", "channels")
@@ -140,8 +141,18 @@ def test_placeholders_match_english(folder: str) -> None:
 
 @pytest.mark.parametrize("folder", LANGUAGES)
 def test_plural_forms_are_babels_rule(folder: str) -> None:
-    """The header is what `pybabel init -l <folder>` writes, so counts read right."""
-    assert _read(folder).plural_forms == Catalog(locale=folder).plural_forms
+    """The header picks the same form as babel's rule for every count, so counts read right
+    (written differently is fine; choosing differently is not)."""
+    assert rule_differences(_read(folder).plural_forms, folder) == []
+
+
+def test_a_changed_plural_rule_is_caught() -> None:
+    """The comparison sees a real change: Spanish before babel 2.19 had two forms."""
+    assert rule_differences("nplurals=2; plural=(n != 1);", "es")
+    assert rule_differences("nplurals=3; plural=(n == 1 ? 0 : n == 0 ? 1 : 2);", "es")
+    # the same rule, spelt another way, agrees
+    assert not rule_differences("nplurals=1; plural=0;", "vi")
+    assert not rule_differences("nplurals=2;plural=n>1;", "bn")
 
 
 @pytest.mark.parametrize("folder", LANGUAGES)
@@ -155,7 +166,9 @@ def test_catalog_loads_without_a_compile_step(folder: str) -> None:
 
 @pytest.mark.parametrize(("folder", "count", "form"), [
     ("pl", 1, 0), ("pl", 3, 1), ("pl", 5, 2), ("pl", 22, 1), ("pl", 25, 2),
-    ("uk", 21, 0), ("ar", 2, 2), ("zh_Hans", 7, 0), ("es", 1, 0), ("es", 2, 1),
+    ("uk", 21, 0), ("ar", 2, 2), ("ar", 11, 4), ("ar", 100, 5), ("zh_Hans", 7, 0),
+    ("es", 1, 0), ("es", 2, 2), ("es", 1_000_000, 1), ("pt", 0, 0), ("pt", 2, 2),
+    ("bn", 0, 0), ("pa", 0, 0),
 ])
 def test_plural_rule_is_loaded(folder: str, count: int, form: int) -> None:
     """The in-memory compile keeps the Plural-Forms rule that ngettext relies on."""
