@@ -9,14 +9,15 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from sqlalchemy import select
 
+from bot import clock
 from bot.cli_support import outbox_summary, print_log, simulate_reply
+from bot.clock import RunningClock
 from bot.contact_log import contact_log
 from bot.context import Context
 from bot.journeys.good_news import queue_good_news
 from bot.journeys.meetings import queue_invitation
 from bot.lookup import student_by_ref
 from bot.store.models import Guardian, MeetingResponse, StudentGuardian
-from scheduler.cadence import enforced
 from scheduler.policy import Policy, parse_policy
 from scheduler.windows import is_open, next_open
 
@@ -35,11 +36,21 @@ INVITED = "S001"
 def run_demo(ctx: Context, console: Console) -> None:
     """Import the example roster, send good news and an invitation, simulate a reply.
 
-    The demo shows the whole journey whenever it is run, so it sends at once; it says so
-    when, outside the demo, quiet hours or a weekend would hold the messages.
+    The policy applies as in production. Run at night or at a weekend, the demo runs on a
+    clock that starts when the school's window next opens, and says so, so the whole
+    journey is shown whenever it is run.
     """
-    with enforced(False):
-        _run_demo(ctx, console)
+    ctx.upgrade()
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        zone, policy = ZoneInfo(school.timezone), parse_policy(school.policy)
+    now = clock.now()
+    note = quiet_hours_note(now, zone, policy)
+    if note is None:
+        _run_demo(ctx, console, None)
+        return
+    with clock.using(RunningClock(next_open(now, zone, policy))):
+        _run_demo(ctx, console, note)
 
 
 def quiet_hours_note(now: datetime, zone: ZoneInfo, policy: Policy) -> str | None:
@@ -47,20 +58,18 @@ def quiet_hours_note(now: datetime, zone: ZoneInfo, policy: Policy) -> str | Non
     if is_open(now, zone, policy):
         return None
     opens = next_open(now, zone, policy).astimezone(zone)
-    return (f"It is {now.astimezone(zone):%A %H:%M} at the school: outside the demo these "
-            f"messages would wait for {opens:%A %H:%M} (quiet hours and weekends; see README, "
-            "\"Scheduler and cadence\"). The demo sends them now.")
+    return (f"It is {now.astimezone(zone):%A %H:%M} at the school: these messages would wait "
+            f"for {opens:%A %H:%M} (quiet hours and weekends; see README, \"Scheduler and "
+            f"cadence\"), so the demo runs as if it were {opens:%A %H:%M} now.")
 
 
-def _run_demo(ctx: Context, console: Console) -> None:
+def _run_demo(ctx: Context, console: Console, note: str | None) -> None:
     from bot.roster import import_roster
 
-    ctx.upgrade()
     console.print(f"[bold]1. Database[/] {ctx.engine.url.render_as_string(hide_password=True)}")
     with ctx.factory() as s, s.begin():
         school = ctx.school(s)
         school_id, zone = school.id, ZoneInfo(school.timezone)
-        policy = parse_policy(school.policy)
     report = import_roster(ctx.factory, school_id, EXAMPLE_ROSTER, ctx.settings.default_region)
     console.print(f"[bold]2. Roster[/] {report.rows_total} rows from {EXAMPLE_ROSTER.name}: "
                   f"{report.created_students} students and {report.created_guardians} "
@@ -76,7 +85,7 @@ def _run_demo(ctx: Context, console: Console) -> None:
             queued += len(rows)
         student = student_by_ref(s, school.id, INVITED)
         assert student.key_worker is not None
-        day = datetime.now(zone).date() + timedelta(days=7)
+        day = clock.now().astimezone(zone).date() + timedelta(days=7)
         options = [datetime.combine(day + timedelta(days=i), time(15, 30), zone)
                    for i in range(2)]
         _, rows = queue_invitation(
@@ -95,7 +104,6 @@ def _run_demo(ctx: Context, console: Console) -> None:
         invited_id = student.id
     console.print(f"[bold]3. Messages[/] {len(GOOD_NEWS)} good-news notes and 1 meeting "
                   f"invitation: {queued} deliveries queued")
-    note = quiet_hours_note(datetime.now(zone), zone, policy)
     if note:
         console.print(note)
 

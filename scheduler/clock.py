@@ -1,38 +1,12 @@
-"""Injected time: production reads the real clock; tests drive a fake one across days."""
+"""The process clock (kept in `bot.clock`) and a fake clock that moves only when told."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-from bot.store.models import utcnow
+from bot.clock import Clock, now, set_clock, using
 
-Clock = Callable[[], datetime]
-
-_current: Clock = utcnow
-
-
-def now() -> datetime:
-    """The current time (UTC, aware) from the process clock."""
-    return _current()
-
-
-def set_clock(clock: Clock | None) -> None:
-    """Use `clock` as the process clock from now on (None: the real clock)."""
-    global _current
-    _current = clock or utcnow
-
-
-@contextlib.contextmanager
-def using(clock: Clock) -> Iterator[Clock]:
-    """Use `clock` as the process clock inside the block."""
-    before = _current
-    set_clock(clock)
-    try:
-        yield clock
-    finally:
-        set_clock(before)
+__all__ = ["Clock", "FakeClock", "now", "set_clock", "using"]
 
 
 class FakeClock:

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Install schoolgate with its test extras into .venv (created if missing) and run every test.
-# Extra arguments go to pytest. PostgreSQL tests run when SCHOOLGATE_TEST_DATABASE_URL is set.
+# Install schoolgate with its test tools into .venv from the lock, then check everything:
+# ruff (lint), mypy (types), the catalogs, and every test. Extra arguments go to pytest.
+# PostgreSQL tests run when SCHOOLGATE_TEST_DATABASE_URL is set (.ci/run sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
-.venv/bin/ruff check .
-exec .venv/bin/python -m pytest "$@"
+VENV="${VENV:-.venv}"  # scripts/upgrade-deps.sh runs the suite in a venv of its own
+export VENV
+bash scripts/install.sh --test
+echo "== ruff"
+"$VENV/bin/ruff" check .
+echo "== mypy"
+"$VENV/bin/mypy"
+echo "== catalogs"
+PYTHON="$VENV/bin/python" bash scripts/catalogs.sh --check
+echo "== pytest"
+exec "$VENV/bin/python" -m pytest "$@"

@@ -10,11 +10,15 @@ import shutil
 import socket
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 
+from bot import clock
+from bot.clock import RunningClock
 from bot.config import Settings
 from bot.context import Context
 from bot.store import make_engine, upgrade
@@ -72,14 +76,17 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture(autouse=True)
-def _cadence_off_unless_time_is_driven() -> Iterator[None]:
-    """Tests not about cadence must not depend on the day or hour they run at: the
-    cadence policy applies only in tests that drive the clock (tests/scheduler `clock`)."""
-    from scheduler.cadence import enforced
+#: Every test starts at a school-day afternoon, the moment a teacher would write: the
+#: cadence policy applies as in production (quiet hours, caps, positive first) without the
+#: suite depending on the hour it runs at. Tests about time set their own clock.
+SCHOOL_DAY = datetime(2026, 11, 18, 14, 0, tzinfo=ZoneInfo("Europe/London"))
 
-    with enforced(False):
-        yield
+
+@pytest.fixture(autouse=True)
+def _school_day_clock() -> Iterator[RunningClock]:
+    """The process clock starts on Wednesday 18 November 2026, 14:00 in London, and runs."""
+    with clock.using(RunningClock(SCHOOL_DAY)) as running:
+        yield running  # type: ignore[misc]
 
 
 # -- databases -------------------------------------------------------------------------

@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 
+from bot import clock
+from bot.clock import RunningClock
 from bot.context import Context
 from bot.demo import quiet_hours_note, run_demo
 from bot.store.models import Delivery, DeliveryStatus
-from scheduler.cadence import enforced
 from scheduler.policy import parse_policy
 
 LONDON = ZoneInfo("Europe/London")
@@ -30,9 +32,14 @@ def test_a_school_day_morning_needs_no_note() -> None:
                             parse_policy({})) is None
 
 
-def test_the_demo_sends_everything_even_with_the_policy_on(ctx: Context) -> None:
+@pytest.mark.parametrize("started", [
+    datetime(2026, 11, 18, 14, 0, tzinfo=LONDON),  # a school-day afternoon
+    datetime(2026, 11, 20, 22, 15, tzinfo=LONDON),  # Friday night
+])
+def test_the_demo_shows_the_whole_journey_with_the_policy_on(
+        ctx: Context, started: datetime) -> None:
     console = Console(record=True, width=200)
-    with enforced(True):  # as in production, whatever the hour this test runs at
+    with clock.using(RunningClock(started)):
         run_demo(ctx, console)
     with ctx.factory() as s:
         waiting = s.scalar(select(func.count()).select_from(Delivery).where(
@@ -41,4 +48,7 @@ def test_the_demo_sends_everything_even_with_the_policy_on(ctx: Context) -> None
                         .where(Delivery.status == DeliveryStatus.SENT))
     assert waiting == 0
     assert sent and sent >= 7  # three good-news notes, an invitation, its confirmation ...
-    assert "confirmed in Polish" in console.export_text()
+    printed = console.export_text()
+    assert "confirmed in Polish" in printed
+    night = started.hour >= 20
+    assert ("as if it were Monday 08:00" in printed) == night

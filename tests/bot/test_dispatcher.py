@@ -85,10 +85,8 @@ def test_dispatch_applies_the_cadence_policy_at_the_time_it_is_given(ctx: Contex
     from zoneinfo import ZoneInfo
 
     from bot.store.models import MessageKind, Urgency
-    from scheduler.cadence import enforced
-
     friday_night = datetime(2026, 11, 20, 22, 0, tzinfo=ZoneInfo("Europe/London"))
-    with enforced(True), ctx.factory() as s, s.begin():
+    with ctx.factory() as s, s.begin():
         school = ctx.school(s)
         child = f.student(s, school)
         f.guardian(s, school, child)

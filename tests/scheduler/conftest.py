@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scheduler import clock as process_clock
-from scheduler.cadence import enforced
 from scheduler.clock import FakeClock
 
 LONDON = ZoneInfo("Europe/London")
@@ -25,5 +24,5 @@ def london(*args: int) -> datetime:
 def clock() -> Iterator[FakeClock]:
     """The process clock, stopped at Wednesday 18 November 2026, 10:00 in London."""
     fake = FakeClock(london(2026, 11, 18, 10, 0))
-    with process_clock.using(fake), enforced(True):  # the policy applies to driven time
+    with process_clock.using(fake):
         yield fake

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ from bot.store.models import (
     MessageKind,
     Staff,
     Student,
+    utcnow,
 )
 from bot.web.app import create_app
 from bot.worker import Worker
@@ -208,7 +209,7 @@ def test_reply_with_no_open_invitation_is_an_ordinary_message(ctx: Context) -> N
 def test_invitation_older_than_thirty_days_is_not_answered(ctx: Context) -> None:
     ids = _invite(ctx)
     with ctx.factory() as s, s.begin():
-        s.execute(update(Delivery).values(created_at=datetime.now(UTC) - timedelta(days=31)))
+        s.execute(update(Delivery).values(created_at=utcnow() - timedelta(days=31)))
     _reply(ctx, "2", "SMold")
     with ctx.factory() as s:
         assert s.scalars(select(MeetingResponse)).all() == []
