@@ -292,10 +292,10 @@ def serve_cmd(
     work beside it (in a companion process it starts, watches and stops)."""
     import uvicorn
 
-    from bot.serve import build_server_app
+    from bot.serve import Workers, build_server_app
 
     ctx = context()
-    mode = "none" if not workers else "inline" if one_process else "process"
+    mode: Workers = "none" if not workers else "inline" if one_process else "process"
     uvicorn.run(build_server_app(ctx, workers=mode), host=host, port=port,
                 log_level="warning")
 

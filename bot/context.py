@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
+from typing import TypedDict, Unpack
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +20,13 @@ from bot.worker import Worker, WorkerPolicy
 from channels.base import Channel
 from channels.registry import build_channels
 from translations.machine import build_translator
+
+
+class WorkerOverrides(TypedDict, total=False):
+    """What `Context.worker` lets a caller set (everything else comes from the settings)."""
+
+    worker_id: str | None
+    clock: Callable[[], datetime]
 
 
 @dataclass
@@ -57,7 +67,7 @@ class Context:
             session.flush()
         return school
 
-    def worker(self, **overrides: object) -> Worker:
+    def worker(self, **overrides: Unpack[WorkerOverrides]) -> Worker:
         """A worker over this context's channels with the configured policy."""
         s = self.settings
         policy = WorkerPolicy(
@@ -69,7 +79,7 @@ class Context:
         step = TranslationStep(self.factory, translator,
                                retry_seconds=s.translation_retry_seconds,
                                give_up_hours=s.translation_give_up_hours)
-        return Worker(self.factory, self.channels, policy,  # type: ignore[arg-type]
+        return Worker(self.factory, self.channels, policy,
                       public_url=s.public_url, translation=step,
                       reply_translation=ReplyTranslationStep(
                           self.factory, translator, s.staff_language,

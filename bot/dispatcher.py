@@ -106,6 +106,7 @@ def dispatch(session: Session, message: Message, available: Collection[str], *,
     session.flush()
     now = now or clock.now()
     school = session.get(School, message.school_id)
+    assert school is not None, "messages.school_id is a non-null foreign key"
     if guardians is None:
         targets = audience(session, message)
     else:
@@ -142,14 +143,16 @@ def _with_channels(session: Session, ids: list[int]) -> list[Guardian]:
 def fall_back(session: Session, failed: Delivery, available: Collection[str],
               now: datetime | None = None) -> Delivery:
     """After a channel gave up on a delivery, queue the guardian's next channel (or unreachable)."""
-    tried = set(session.scalars(
+    tried = {channel for channel in session.scalars(
         select(Delivery.channel).where(Delivery.message_id == failed.message_id,
                                        Delivery.guardian_id == failed.guardian_id,
-                                       Delivery.channel.is_not(None))))
+                                       Delivery.channel.is_not(None)))
+             if channel is not None}
     guardian = failed.guardian
     session.refresh(guardian, ["channels"])
     choice = choose_channel(guardian, available, exclude=tried)
     school = session.get(School, failed.message.school_id)
+    assert school is not None, "messages.school_id is a non-null foreign key"
     count = session.scalar(select(func.count()).select_from(Delivery).where(
         Delivery.message_id == failed.message_id, Delivery.guardian_id == guardian.id)) or 0
     delivery = _new_delivery(failed.message, guardian, school, choice, now, seq=count + 1)

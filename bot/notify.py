@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.audit import audit
+from bot.store.db import rowcount
 from bot.store.models import (
     AuditEntry,
     InboundMessage,
@@ -61,7 +62,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     thread.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    return box["value"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +130,10 @@ def reply_note(ctx: Context, inbound: InboundMessage, student: Student | None,
 
 def _claim(session: Session, inbound_id: int, now: datetime) -> bool:
     """Set notified_at if nobody has; True when this run owns the notification."""
-    changed = session.execute(
+    changed = rowcount(session.execute(
         update(InboundMessage)
         .where(InboundMessage.id == inbound_id, InboundMessage.notified_at.is_(None))
-        .values(notified_at=now)).rowcount
+        .values(notified_at=now)))
     return bool(changed)
 
 
@@ -197,6 +198,7 @@ def unsure_notifications(session: Session, now: datetime,
         .order_by(AuditEntry.id)).all()
     last: dict[str, tuple[str, datetime]] = {}
     for object_id, action, at in rows:
-        last[object_id] = (action, at)
+        if object_id is not None:  # the notify entries always name their reply
+            last[object_id] = (action, at)
     return sorted(int(oid) for oid, (action, at) in last.items()
                   if action == "staff_notify_claimed" and at <= now - older_than)

@@ -37,7 +37,7 @@ def build_server_app(ctx: Context, workers: Workers = "inline") -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        tasks = []
+        tasks: list[asyncio.Task[object]] = []
         if workers == "inline":
             from bot.background import run_background
 

@@ -34,6 +34,7 @@ from bot.audit import audit
 from bot.errors import NotFoundError
 from bot.notify import StaffNote, send_note
 from bot.school_hours import working_hours
+from bot.store.db import rowcount
 from bot.store.models import (
     Delivery,
     DeliveryStatus,
@@ -167,13 +168,13 @@ def refresh_positive_contact(session: Session, school: School, now: datetime) ->
     ).on_conflict_do_nothing(index_elements=["open_key"]).returning(StaffTask.__table__.c.id)
     opened = len(session.execute(insert).all())
     mine = select(Student.id).where(Student.school_id == school.id)
-    closed = session.execute(
+    closed = rowcount(session.execute(
         update(StaffTask)
         .where(StaffTask.kind == POSITIVE, StaffTask.done_at.is_(None),
                StaffTask.student_id.in_(mine),
                StaffTask.student_id.in_(_good_news_since(since)))
         .values(done_at=now, open_key=None)
-        .execution_options(synchronize_session=False)).rowcount or 0
+        .execution_options(synchronize_session=False))) or 0
     # A child who changed key worker: the open task follows them to the new one.
     moved = (select(Student.id).join(StaffTask, StaffTask.student_id == Student.id)
              .where(Student.school_id == school.id, StaffTask.kind == POSITIVE,
@@ -235,6 +236,7 @@ def nudge_positive_contact(ctx: Context, now: datetime) -> int:
                        Staff.school_id == school_id, Staff.active.is_(True))
                 .group_by(StaffTask.staff_id).order_by(StaffTask.staff_id)).all()
         for staff_id, count in waiting:
+            assert staff_id is not None, "inner join to staff: staff_id is never NULL here"
             sent += _nudge_one(ctx, staff_id, count, days, today.isoformat(), now)
     return sent
 

@@ -25,6 +25,7 @@ from bot.audit import audit
 from bot.dispatcher import dispatch
 from bot.errors import ConfigurationError
 from bot.render import format_when
+from bot.store.db import rowcount
 from bot.store.models import (
     ChannelName,
     Delivery,
@@ -141,11 +142,11 @@ def bind(session: Session, code: str, chat_id: str, now: datetime | None = None)
     now = now or utcnow()
     hashed = hash_code(code)
     # One conditional UPDATE claims the code, so two chats racing for it cannot both win.
-    claimed = session.execute(
+    claimed = rowcount(session.execute(
         update(TelegramLink)
         .where(TelegramLink.code == hashed, TelegramLink.used_at.is_(None),
                TelegramLink.expires_at > now)
-        .values(used_at=now, chat_id=chat_id)).rowcount
+        .values(used_at=now, chat_id=chat_id)))
     link = session.scalar(select(TelegramLink).where(TelegramLink.code == hashed))
     if link is None:
         return LinkResult(LinkOutcome.UNKNOWN)

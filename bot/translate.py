@@ -116,6 +116,7 @@ class TranslationStep:
                 out[row.id] = per_message[key]
             else:
                 school = session.get(School, message.school_id)
+                assert school is not None, "messages.school_id is a non-null foreign key"
                 whole = render(message, row.guardian, school, language=message.source_language,
                                channel=row.channel)
                 guardian_names = [row.guardian.first_name, row.guardian.last_name]
@@ -178,7 +179,7 @@ class TranslationStep:
                now: datetime) -> int:
         queued = 0
         with self.factory() as session, session.begin(), session.no_autoflush:
-            fresh = {}
+            fresh: dict[int, Delivery] = {}
             ids = [r.id for r in rows]
             for start in range(0, len(ids), 500):
                 fresh.update((d.id, d) for d in session.scalars(
@@ -203,6 +204,7 @@ class TranslationStep:
                     except PlaceholderLostError:
                         error = "the translation dropped a name or contact detail"
                 school = session.get(School, message.school_id)
+                assert school is not None, "messages.school_id is a non-null foreign key"
                 if error is None:
                     rendered = self._render(row, school, translated)
                 elif self.translator is None:
@@ -220,7 +222,7 @@ class TranslationStep:
         return queued
 
     @staticmethod
-    def _render(row: Delivery, school: School | None, translated: dict[str, str]) -> Rendered:
+    def _render(row: Delivery, school: School, translated: dict[str, str]) -> Rendered:
         if has_catalog(row.language):
             return render(row.message, row.guardian, school, language=row.language,
                           translated=translated, channel=row.channel)
@@ -247,6 +249,7 @@ def send_untranslated(session: Session, delivery_id: int, now: datetime | None =
     if row is None or row.status != DeliveryStatus.TRANSLATING:
         raise LookupError(f"delivery {delivery_id} is not waiting for translation")
     school = session.get(School, row.message.school_id)
+    assert school is not None, "messages.school_id is a non-null foreign key"
     rendered = render(row.message, row.guardian, school, language=row.message.source_language,
                       note_language=row.language, channel=row.channel)
     row.subject, row.rendered_text, row.language = rendered.subject, rendered.text, \

@@ -26,14 +26,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.dispatcher import fall_back, mark_address_failed
 from bot.journeys.rsvp_inbox import with_invitation_files
 from bot.reply_translate import ReplyTranslationStep
-from bot.store.models import Delivery, DeliveryStatus, utcnow
+from bot.store.db import rowcount
+from bot.store.models import Delivery, DeliveryStatus, table, utcnow
 from bot.sweeper import settle_received
 from bot.translate import TranslationStep
 from channels.base import Channel, DeliveryOutcome, DeliveryResult, OutgoingMessage
 from scheduler.contact_summary import count_sent
 
 log = logging.getLogger(__name__)
-T = Delivery.__table__
+T = table(Delivery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,10 +256,10 @@ class Worker:
                                         "before it is sent again"}
                 outcome = "needs_review"
             with self.factory() as session, session.begin():
-                changed = session.execute(
+                changed = rowcount(session.execute(
                     update(T).where(T.c.id == row.id, T.c.status == DeliveryStatus.SENDING,
                                     T.c.claimed_by == row.claimed_by)
-                    .values(updated_at=now, **values)).rowcount
+                    .values(updated_at=now, **values)))
                 if changed and outcome == "sent":
                     count_sent(session, [row.id])
             if changed:

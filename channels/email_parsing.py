@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
-from email.utils import getaddresses, parseaddr
+from email.utils import collapse_rfc2231_value, getaddresses, parseaddr
 from html.parser import HTMLParser
 
 from channels.base import InboundParsed
@@ -85,6 +85,18 @@ def _body_text(mail: EmailMessage) -> str:
     if part.get_content_type() == "text/html":
         return html_to_text(content)
     return str(content)
+
+
+def _decoded_bytes(part: Message) -> bytes:
+    """A non-multipart part's payload, transfer-decoded (b"" when there is none)."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _report_type(mail: EmailMessage) -> str:
+    """The Content-Type's report-type parameter ("" when absent), RFC 2231 values decoded."""
+    value = mail.get_param("report-type", "")
+    return collapse_rfc2231_value(value) if isinstance(value, tuple) else value
 
 
 def _tokens(mail: EmailMessage) -> list[str]:
@@ -159,7 +171,7 @@ def parse_report(raw: bytes) -> BounceReport | None:
     mail = message_from_bytes(raw, policy=policy.default)
     assert isinstance(mail, EmailMessage)
     is_report = mail.get_content_type() == "multipart/report" and \
-        mail.get_param("report-type", "").lower() == "delivery-status"
+        _report_type(mail).lower() == "delivery-status"
     sender = parseaddr(str(mail.get("From", "")))[1]
     if not is_report and not (_is_daemon(sender) and str(mail.get("From", ""))):
         return None
@@ -179,12 +191,11 @@ def parse_report(raw: bytes) -> BounceReport | None:
             if isinstance(inner, Message):
                 ids += message_ids(str(inner.get("Message-ID", "")))
         elif ctype in ("text/rfc822-headers", "message/rfc822-headers"):
-            payload = part.get_payload(decode=True) or b""
-            headers = BytesHeaderParser(policy=policy.default).parsebytes(payload)
+            headers = BytesHeaderParser(policy=policy.default).parsebytes(_decoded_bytes(part))
             ids += message_ids(str(headers.get("Message-ID", "")))
     if not ids:  # a plain-text bounce: the original headers are quoted in the body
         body = _body_text(mail) if not mail.is_multipart() else \
-            "\n".join(str(p.get_payload(decode=True) or b"", "utf-8", "replace")
+            "\n".join(str(_decoded_bytes(p), "utf-8", "replace")
                       for p in mail.walk() if p.get_content_maintype() == "text")
         ids = [m for line in body.splitlines() if line.lower().lstrip().startswith("message-id")
                for m in message_ids(line)]

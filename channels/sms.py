@@ -174,7 +174,7 @@ def _http_client_class() -> type[Any]:
     exceptions drop them, and a 429's Retry-After lives there."""
     from twilio.http.http_client import TwilioHttpClient
 
-    class HeaderKeepingHttpClient(TwilioHttpClient):  # type: ignore[misc]
+    class HeaderKeepingHttpClient(TwilioHttpClient):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._local = threading.local()

@@ -35,6 +35,7 @@ from bot.store.models import (
     MessageKind,
     School,
     Urgency,
+    table,
 )
 from scheduler import windows
 from scheduler.policy import Policy, parse_policy
@@ -291,7 +292,7 @@ def release_held(session: Session, now: datetime, limit: int = 5000) -> int:
     go = [i for i in ids if decisions[i].reason is None]
     wait = [{"b_id": i, "b_reason": decisions[i].reason, "b_at": decisions[i].at}
             for i in ids if decisions[i].reason is not None]
-    T = Delivery.__table__
+    T = table(Delivery)
     for chunk in _chunks(go):
         # a row held before translation goes to translation, a rendered row to the queue
         session.execute(

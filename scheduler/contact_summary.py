@@ -45,13 +45,14 @@ from bot.store.models import (
     School,
     Student,
     UTCDateTime,
+    table,
 )
 from scheduler import windows
 from scheduler.policy import parse_policy, term_start
 
 SENT_STATES = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ)
 KINDS = (MessageKind.GOOD_NEWS, MessageKind.CONCERN)
-C = ContactCount.__table__
+C = table(ContactCount)
 
 
 class _Terms:
@@ -140,7 +141,7 @@ def count_sent(session: Session, delivery_ids: Iterable[int]) -> int:
             latest[sid] = max(at, latest.get(sid, at))
     _upsert(conn, counts)
     if latest:
-        s = Student.__table__
+        s = table(Student)
         conn.execute(update(s).where(
             s.c.id == bindparam("b_sid"),
             or_(s.c.last_positive_at.is_(None), s.c.last_positive_at < bindparam("b_at")))
@@ -169,7 +170,7 @@ def uncount_failed(session: Session, delivery: Delivery) -> None:
                         "concern": -int(not good), "student_positive": -int(good and not msg),
                         "student_concern": -int(not good and not msg)}])
     if message.kind == MessageKind.GOOD_NEWS:
-        s = Student.__table__
+        s = table(Student)
         conn.execute(update(s).where(s.c.id == message.student_id)
                      .values(last_positive_at=_last_positive(s.c.id)))
 
@@ -213,7 +214,7 @@ def rebuild(conn: Connection, school_ids: Collection[int] | None = None) -> dict
     """
     ids = list(school_ids) if school_ids is not None else \
         list(conn.scalars(select(School.id).order_by(School.id)))
-    s = Student.__table__
+    s = table(Student)
     out = {"students": 0, "rows": 0}
     for school_id in ids:
         out["students"] += conn.execute(
@@ -226,7 +227,7 @@ def rebuild(conn: Connection, school_ids: Collection[int] | None = None) -> dict
         first, last = conn.execute(select(func.min(Delivery.sent_at), func.max(Delivery.sent_at))
                                    .join(Message, Message.id == Delivery.message_id)
                                    .where(*sent)).one()
-        if first is None:
+        if first is None or last is None:  # nothing sent: MIN and MAX are both NULL
             continue
         if isinstance(first, str):  # SQLite hands back text for aggregates of a typed column
             first, last = (datetime.fromisoformat(v).replace(tzinfo=UTC) for v in (first, last))

@@ -174,9 +174,9 @@ def climb_one(session: Session, school: School, rung: Rung, available: Collectio
     if _meeting_over(message, now):
         return False
     what = "meeting invitation" if message.kind == MessageKind.INVITATION else "check-in"
-    tried = sorted(set(session.scalars(select(Delivery.channel).where(
+    tried = sorted({channel for channel in session.scalars(select(Delivery.channel).where(
         Delivery.message_id == message.id, Delivery.guardian_id == guardian.id,
-        Delivery.channel.is_not(None)))))
+        Delivery.channel.is_not(None))) if channel is not None})
     if rung.steps >= tries:
         why = (f"no answer to the {what} (message {message.id}) after "
                f"{rung.steps + 1} tries on {', '.join(tried)}: please phone or visit")
@@ -208,7 +208,7 @@ def climb_one(session: Session, school: School, rung: Rung, available: Collectio
     except IntegrityError:  # a concurrent run made this step first
         session.expire(message, ["deliveries"])
         return False
-    hold_new(session, [delivery], now)
+    hold_new(session, [delivery], now, not_before)  # judged at the time it is due
     audit(session, "system", "ladder_step", "guardian", guardian.id, message_id=message.id,
           step=step, channel=choice.channel, delivery_id=delivery.id)
     return True

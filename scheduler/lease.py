@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.store import is_postgres
-from bot.store.models import SchedulerLease
+from bot.store.models import SchedulerLease, table
 from bot.worker import _claimer_is_dead, new_worker_id
 from scheduler.clock import Clock
 from scheduler.clock import now as clock_now
@@ -114,7 +114,7 @@ class RowLease(Lease):
 
     def acquire(self) -> bool:
         now = self.clock()
-        T = SchedulerLease.__table__
+        T = table(SchedulerLease)
         with self.engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite: one writer decides
             current = conn.execute(select(T.c.holder, T.c.expires_at)
                                    .where(T.c.name == self.name)).first()
@@ -147,7 +147,7 @@ class RowLease(Lease):
     def release(self) -> None:
         if not self.held:
             return
-        T = SchedulerLease.__table__
+        T = table(SchedulerLease)
         with self.engine.begin() as conn:
             conn.execute(update(T).where(T.c.name == self.name, T.c.holder == self.holder)
                          .values(expires_at=datetime(1970, 1, 1).astimezone()))

@@ -30,7 +30,7 @@ from scheduler.policy import Policy, parse_policy, term_start
 
 
 def overdue_students(session: Session, school_id: int, now: datetime, days: int
-                     ) -> list[Row[Any]]:
+                     ) -> list[Row[int, str, str | None, int | None, datetime | None]]:
     """Students none of whose guardians has had good news sent in the last `days` days.
 
     Rows: (student_id, ref, class_name, key_worker_id, last_positive_at or None),
@@ -123,7 +123,7 @@ def cadence_report(session: Session, school: School, now: datetime,
     staff = dict(session.execute(select(Staff.id, Staff.name)
                                  .where(Staff.school_id == school.id)).all())
     overdue = [{"student_id": sid, "student": ref, "class_name": cls, "key_worker_id": kw,
-                "key_worker": staff.get(kw), "last_positive_at":
+                "key_worker": staff.get(kw) if kw is not None else None, "last_positive_at":
                     at.astimezone(UTC).isoformat() if at else None}
                for sid, ref, cls, kw, at in overdue_students(
                    session, school.id, now, policy.positive_contact_days)]

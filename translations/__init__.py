@@ -51,9 +51,12 @@ def _parts(locale: str) -> tuple[str, str | None, str | None] | None:
         language, script, territory = parsed.language, parsed.script, parsed.territory
     except (UnknownLocaleError, ValueError, TypeError):
         try:
-            language, territory, script, _variant = parse_locale(text)
+            found = parse_locale(text)
         except ValueError:
             return None
+        if len(found) != 4:  # with a modifier ("@euro"): not a spelling we match
+            return None
+        language, territory, script, _variant = found
     if script is None:
         script = _likely_script(language, territory)
     return language.lower(), script, territory

@@ -133,7 +133,7 @@ class DeepTranslator(Translator):
         # serves /languages too (regional endpoints, proxies, local stand-ins).
         languages_url = urljoin(base_url, "languages?api-version=3.0&scope=translation")
 
-        class Microsoft(cls):  # type: ignore[misc, valid-type]
+        class Microsoft(cls):
             def _get_supported_languages(self) -> dict[str, str]:
                 names = requests.get(languages_url, timeout=20).json()["translation"]
                 return {v["name"].lower(): k.lower() for k, v in names.items()}

@@ -155,7 +155,7 @@ def queue_due_check_ins(ctx: Context, now: datetime) -> int:
         try:
             with ctx.factory() as session, session.begin():
                 row = session.get(CheckIn, check_in_id)
-                if row is None or row.status != SCHEDULED or session.get(JobMark, key):
+                if row is None or row.status != SCHEDULED or session.get(JobMark, key) is not None:
                     continue
                 session.add(JobMark(key=key, created_at=now,
                                     detail={"check_in_id": check_in_id}))

@@ -242,10 +242,10 @@ def rsvp_summary(session: Session, message_id: int) -> list[dict[str, Any]]:
             select(Delivery.guardian_id).where(Delivery.message_id == message_id)))
         .order_by(Guardian.id)))
     latest: dict[int, MeetingResponse] = {}
-    for response in session.scalars(
+    for answer in session.scalars(
             select(MeetingResponse).where(MeetingResponse.message_id == message_id)
             .order_by(MeetingResponse.created_at, MeetingResponse.id)):
-        latest[response.guardian_id] = response
+        latest[answer.guardian_id] = answer
     zone = ZoneInfo(school.timezone)
     rows = []
     for guardian in guardians:

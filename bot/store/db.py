@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -140,6 +140,13 @@ def begin_immediate(raw: sqlite3.Connection, patience: float | None = None) -> N
 def is_postgres(engine: Engine) -> bool:
     """True when the engine talks to PostgreSQL."""
     return engine.dialect.name == "postgresql"
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched: `Session.execute` is typed as returning a plain
+    `Result`, but a DML statement's is always a `CursorResult`, which has the count."""
+    assert isinstance(result, CursorResult), "rowcount needs an UPDATE/DELETE's result"
+    return result.rowcount
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -68,6 +69,13 @@ Base.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def table(model: type[Base]) -> Table:
+    """A mapped class's Core `Table`, typed as one (`__table__` is typed as a FromClause)."""
+    found = model.__table__
+    assert isinstance(found, Table), f"{model.__name__} is not mapped to a plain table"
+    return found
 
 
 class ChannelName(enum.StrEnum):

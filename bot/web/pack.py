@@ -63,6 +63,7 @@ def _view(ctx: Context, token: str, now: datetime) -> PackView | tuple[int, str]
                   guardian_id=guardian.id)
             return 410, catalog_language(guardian.language)
         school = session.get(School, message.school_id)
+        assert school is not None, "messages.school_id is a non-null foreign key"
         language = catalog_language(guardian.language)
         _ = translations_for(language).gettext
         child = message.student.first_name if message.student else ""

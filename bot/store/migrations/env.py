@@ -13,7 +13,10 @@ def run() -> None:
     """Run migrations online against the configured engine."""
     engine = config.attributes.get("engine")
     if engine is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("no engine handed over and no sqlalchemy.url in alembic.ini")
+        engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

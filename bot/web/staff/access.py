@@ -25,20 +25,20 @@ def role_of(me: Me) -> str:
     return me.role if me.role in EVERYONE else TEACHER
 
 
-def _covered_workers(me: Me) -> Select[tuple[int]]:
+def _covered_workers(me: Me) -> Select[int]:
     """Key workers `me` covers right now (they are away or have left)."""
     return select(Staff.id).where(Staff.cover_id == me.id,
                                   or_(Staff.away.is_(True), Staff.active.is_(False)))
 
 
-def own_students(me: Me) -> Select[tuple[int]]:
+def own_students(me: Me) -> Select[int]:
     """Ids of students `me` is responsible for: key worker, or cover while it applies."""
     return select(Student.id).where(
         Student.school_id == me.school_id,
         or_(Student.key_worker_id == me.id, Student.key_worker_id.in_(_covered_workers(me))))
 
 
-def visible_students(me: Me) -> Select[tuple[Student]]:
+def visible_students(me: Me) -> Select[Student]:
     """Students whose pages `me` may open, by class then name."""
     stmt = select(Student).where(Student.school_id == me.school_id)
     if role_of(me) == TEACHER:

@@ -49,7 +49,7 @@ class SignInRequired(Exception):
 
 def ctx_of(request: Request) -> Context:
     """The process Context the app was built with."""
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
 @contextmanager
@@ -75,7 +75,7 @@ def secure_cookies(request: Request) -> bool:
 def _signed_in(request: Request) -> Me:
     cached = getattr(request.state, "me", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     token = request.cookies.get(COOKIE)
     if not token:
         raise SignInRequired

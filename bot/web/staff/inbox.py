@@ -68,7 +68,7 @@ def _load(s: object, me: Me, inbound_id: int) -> InboundMessage:
         raise not_found("reply")
     if inbound.guardian is not None and inbound.guardian.school_id != me.school_id:
         raise not_found("reply")
-    return inbound  # type: ignore[no-any-return]
+    return inbound
 
 
 @router.get("/inbox/{inbound_id}")

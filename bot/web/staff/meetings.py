@@ -118,14 +118,15 @@ def meeting_submit(request: Request, me: Annotated[Me, Depends(require(*ORGANISE
                    action: Annotated[str, Form()] = "preview") -> Response:
     """Preview the invitation as each family will read it, or send it."""
     ctx = ctx_of(request)
-    values = {"student_id": int(student_id) if student_id.isdigit() else None, "why": why,
+    chosen = int(student_id) if student_id.isdigit() else None
+    values = {"student_id": chosen, "why": why,
               "when1": when1, "when2": when2, "when3": when3, "where": where,
               "minutes": minutes, "who": who, "meeting_type": meeting_type}
     try:
         with transaction(request) as s:
-            if values["student_id"] is None:
+            if chosen is None:
                 raise InvalidInputError("choose the child the meeting is about")
-            student = student_for(s, me, values["student_id"])
+            student = student_for(s, me, chosen)
             school = s.get(School, me.school_id)
             staff = s.get(Staff, me.id)
             assert school is not None and staff is not None
