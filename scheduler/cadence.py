@@ -15,10 +15,9 @@ Every check is a handful of grouped queries for a whole batch, never a query per
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,25 +51,6 @@ SENT_STATES = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.REA
 #: a message that will go without anyone deciding again
 PENDING_STATES = (DeliveryStatus.QUEUED, DeliveryStatus.TRANSLATING, DeliveryStatus.SENDING)
 CHUNK = 500
-
-_enforced = True
-
-
-@contextlib.contextmanager
-def enforced(flag: bool) -> Iterator[None]:
-    """Apply the policy at dispatch (True, always in production) or not, inside the block.
-
-    Only tests and `schoolgate demo` switch it off: tests not about cadence must not depend
-    on the day or the hour they happen to run at, and the demo shows the whole journey
-    whenever it is run (it says when the messages would really have gone).
-    """
-    global _enforced
-    before, _enforced = _enforced, flag
-    try:
-        yield
-    finally:
-        _enforced = before
-
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -249,7 +229,7 @@ def hold_new(session: Session, rows: Sequence[Delivery], now: datetime,
     every rule (acknowledgements) cost no query at all.
     """
     rows = [r for r in rows if r.status in (DeliveryStatus.QUEUED, DeliveryStatus.TRANSLATING)]
-    if not rows or not _enforced:
+    if not rows:
         return 0
     if message is not None and message.urgency == Urgency.URGENT:
         return 0
