@@ -36,7 +36,8 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import OperationalError
 
 from bench._common import PG_DEFAULT, PG_ENV, postgres_database, sqlite_database
-from bot.reach import unreachable_guardians
+from bot.outbound.reach import unreachable_guardians
+from bot.records.cadence_report import balance, overdue_students, waiting
 from bot.store import is_postgres, make_engine, make_session_factory
 from bot.store.models import (
     Delivery,
@@ -52,7 +53,6 @@ from bot.store.models import (
 from scheduler.cadence import release_held
 from scheduler.contact_summary import rebuild
 from scheduler.policy import DEFAULT, term_start
-from scheduler.reports import balance, overdue_students, waiting
 
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)  # a Wednesday, 11 weeks into term
 TERM = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)

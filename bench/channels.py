@@ -27,10 +27,10 @@ from sqlalchemy.orm import selectinload
 
 from bench._common import count_status, sqlite_database
 from bot.config import SmtpSettings
-from bot.dispatcher import dispatch
+from bot.outbound.dispatch import dispatch
+from bot.outbound.worker import Worker, WorkerPolicy
 from bot.store import make_engine, make_session_factory
 from bot.store.models import Guardian, Message, MessageKind, School
-from bot.worker import Worker, WorkerPolicy
 from channels.email import SmtpEmailChannel
 from tests.standins.smtp import free_port
 

@@ -31,8 +31,8 @@ from bench._common import (
     seed,
     sqlite_database,
 )
+from bot.outbound.worker import Worker, WorkerPolicy
 from bot.store import make_engine, make_session_factory
-from bot.worker import Worker, WorkerPolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 THROUGHPUT_N = 10_000

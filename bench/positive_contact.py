@@ -22,6 +22,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 
 from bench._common import postgres_database, sqlite_database
+from bot.follow_up.staff_tasks import refresh_positive_contact
 from bot.store import make_engine, make_session_factory
 from bot.store.models import (
     Delivery,
@@ -35,7 +36,6 @@ from bot.store.models import (
     StudentGuardian,
     utcnow,
 )
-from bot.tasks import refresh_positive_contact
 
 
 def seed(url: str, n: int) -> int:

@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: make `bench`, `bot`, `channels
 
 from bench._common import count_status, max_in_window, seed, sqlite_database
 from bot.config import Settings, TwilioSettings
-from bot.context import Context
+from bot.runtime.context import Context
 from tests.standins.twilio import FROM_NUMBER, TwilioStandin
 
 

@@ -20,7 +20,8 @@ from sqlalchemy import insert, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import sqlite_database
-from bot.dispatcher import dispatch
+from bot.outbound.dispatch import dispatch
+from bot.outbound.translate import TranslationStep
 from bot.store import make_engine, make_session_factory
 from bot.store.models import (
     Guardian,
@@ -30,7 +31,6 @@ from bot.store.models import (
     School,
     Staff,
 )
-from bot.translate import TranslationStep
 from tests.standins.libretranslate import LibreTranslateStandIn
 from translations.machine import LibreTranslate
 

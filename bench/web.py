@@ -125,9 +125,9 @@ def seed(url: str) -> list[str]:
 
 _VARIANT_SERVER = """
 import sys, uvicorn
-from bot import inbox
+from bot.inbound import inbox
 from bot.cli import context
-from bot.serve import build_server_app
+from bot.runtime.serve import build_server_app
 from bot.web import twilio_hooks
 
 ctx = context()

@@ -18,10 +18,10 @@ from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.context import Context
+from bot.runtime.context import Context
+from bot.runtime.jobs import JobSpec, all_jobs
 from scheduler import clock as process_clock
 from scheduler.clock import Clock
-from scheduler.jobs import JobSpec, all_jobs
 from scheduler.lease import Lease, make_lease
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from bot import clock
+from bot import clock as process_clock
 from bot.clock import RunningClock
 from bot.config import Settings
-from bot.context import Context
+from bot.runtime.context import Context
 from bot.store import make_engine, upgrade
 from bot.store.models import Base
+from tests.clocks import clock  # noqa: F401  (stopped clock fixture, for tests about time)
 
 PG_ENV = "SCHOOLGATE_TEST_DATABASE_URL"
 
@@ -85,7 +86,7 @@ SCHOOL_DAY = datetime(2026, 11, 18, 14, 0, tzinfo=ZoneInfo("Europe/London"))
 @pytest.fixture(autouse=True)
 def _school_day_clock() -> Iterator[RunningClock]:
     """The process clock starts on Wednesday 18 November 2026, 14:00 in London, and runs."""
-    with clock.using(RunningClock(SCHOOL_DAY)) as running:
+    with process_clock.using(RunningClock(SCHOOL_DAY)) as running:
         yield running  # type: ignore[misc]
 
 

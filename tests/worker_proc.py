@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as a script: make `bot` and `channels` impo
 
 from sqlalchemy import insert, select
 
+from bot.outbound.worker import Worker, WorkerPolicy
 from bot.store import make_engine, make_session_factory
 from bot.store.models import (
     Delivery,
@@ -40,7 +41,6 @@ from bot.store.models import (
     new_token,
     utcnow,
 )
-from bot.worker import Worker, WorkerPolicy
 from channels.base import Channel, DeliveryOutcome, DeliveryResult, OutgoingMessage
 
 

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.audit import audit
-from bot.dispatcher import dispatch
 from bot.errors import NotFoundError
+from bot.outbound.dispatch import dispatch
+from bot.store.audit import audit
 from bot.store.models import (
     ActionPoint,
     CheckIn,
@@ -38,7 +38,7 @@ from bot.store.models import (
 )
 
 if TYPE_CHECKING:
-    from bot.context import Context
+    from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.audit import audit
-from bot.dispatcher import dispatch
 from bot.errors import InvalidInputError
+from bot.outbound.dispatch import dispatch
+from bot.store.audit import audit
 from bot.store.models import Delivery, Message, MessageKind, School, Staff, Student
 
 MAX_LENGTH = 600

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from bot.context import Context
+from bot.runtime.context import Context
 from bot.store import reading
 
 

@@ -18,10 +18,10 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from bot.audit import audit
-from bot.context import Context
-from bot.journeys.prep_packs import DEFAULT_TYPE, Pack, build_pack
-from bot.render import format_when
+from bot.journeys.meetings.prep_packs import DEFAULT_TYPE, Pack, build_pack
+from bot.outbound.render import format_when
+from bot.runtime.context import Context
+from bot.store.audit import audit
 from bot.store.models import Guardian, Message, PackLink, School, utcnow
 from channels.email_message import html_lang, text_direction
 from translations import catalog_language, translations_for

@@ -14,8 +14,8 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bot.context import Context
-from bot.telegram_inbound import update_handler
+from bot.inbound.telegram_updates import update_handler
+from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ The signature covers the public URL Twilio called (SCHOOLGATE_PUBLIC_URL + path 
 and the form fields, so a request that was not signed with our auth token is refused
 (403) before anything is read into the database. An inbound message is committed before
 Twilio gets its 2xx; if it cannot be stored we answer 503 so Twilio tries again. Routing
-and the acknowledgement happen later: in the background process (bot.background), or
-after the response when the background work runs in this process (bot.sweeper finishes
+and the acknowledgement happen later: in the background process (bot.runtime.background), or
+after the response when the background work runs in this process (bot.inbound.sweep finishes
 any left over either way).
 """
 
@@ -21,11 +21,11 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from bot import inbox
-from bot.background import route_one
-from bot.context import Context
-from bot.status import apply_status
-from bot.sweeper import YIELD_FACTOR, waiting_ids
+from bot.inbound import inbox
+from bot.inbound.sweep import YIELD_FACTOR, waiting_ids
+from bot.outbound.status import apply_status
+from bot.runtime.background import route_one
+from bot.runtime.context import Context
 from channels.sms import (
     INBOUND_PATH,
     STATUS_PATH,
@@ -89,7 +89,7 @@ async def inbound_sms(request: Request) -> Response:
         log.info("inbound %s was a repeated webhook", inbound_id)
     # Committed: answer now. Identifying, detecting the language, routing and the
     # acknowledgement never add to Twilio's wait: the background process routes stored
-    # replies (bot.background), or, when the background work runs in this process, it
+    # replies (bot.runtime.background), or, when the background work runs in this process, it
     # is done after the response; if this process dies first, the worker's sweep
     # finishes the 'received' row.
     response = _twiml()
@@ -115,7 +115,7 @@ class InboundRouter:
     message is routed at a time and, while webhooks keep arriving, each routing is followed
     by a pause YIELD_FACTOR times as long as it took (a fifth of a core at most). At
     most MAX_WAITING wait their turn; any beyond that are routed when it is quiet again,
-    and any whose routing failed stay 'received' for the worker's sweep (bot.sweeper).
+    and any whose routing failed stay 'received' for the worker's sweep (bot.inbound.sweep).
     Storing is what must not wait; routing catches up when the burst is over.
     """
 

@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from bot.consent import opt_out
-from bot.context import Context
+from bot.outbound.consent import opt_out
+from bot.runtime.context import Context
 from bot.store.models import Delivery, School
 from channels.email import html_lang, text_direction
 from translations import catalog_language, translations_for

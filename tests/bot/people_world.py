@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import inbox
 from bot.config import SmtpSettings
-from bot.context import Context
+from bot.inbound import inbox
+from bot.runtime.context import Context
 from bot.store.models import InboundMessage
 from channels.base import InboundParsed
 from tests import factories as f

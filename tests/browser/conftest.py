@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bot.context import Context
+from bot.runtime.context import Context
 from tests import factories as f
 from tests.bot.web.staff.helpers import PASSWORD, account
 from tests.conftest import make_settings
@@ -117,7 +117,7 @@ def site(sqlite_url: str, tmp_path: Path) -> Iterator[Site]:
     """The whole app, serving on a free port, with its worker sending to the outbox folder."""
     import uvicorn
 
-    from bot.serve import build_server_app
+    from bot.runtime.serve import build_server_app
 
     port = _free_port()
     with LibreTranslateStandIn() as lt:

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from bot.cli_support import simulate_reply
+from bot.cli.support import simulate_reply
 from bot.store.models import Delivery, InboundMessage, Message, MessageKind, utcnow
 from tests.browser.conftest import Site, sign_in
 

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import ImapSettings
-from bot.context import Context
-from bot.email_inbound import handle_raw, strip_quoted
+from bot.inbound.email_replies import handle_raw, strip_quoted
+from bot.outbound.worker import Worker
+from bot.runtime.context import Context
 from bot.store.models import (
     Delivery,
     DeliveryStatus,
@@ -21,7 +22,6 @@ from bot.store.models import (
     InboundMessage,
     InboundStatus,
 )
-from bot.worker import Worker
 from channels.base import ChannelConfigurationError
 from channels.imap import ImapPoller
 from tests.channels.test_email import PUBLIC_URL, channel_for, family, statuses

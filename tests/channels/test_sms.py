@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import TwilioSettings
-from bot.context import Context
 from bot.journeys.good_news import queue_good_news
+from bot.outbound.worker import Worker, WorkerPolicy
+from bot.runtime.context import Context
 from bot.store.models import Delivery, DeliveryStatus, GuardianChannel, utcnow
-from bot.worker import Worker, WorkerPolicy
 from channels.base import (
     ChannelConfigurationError,
     DeliveryOutcome,

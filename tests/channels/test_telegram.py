@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import TelegramSettings
-from bot.context import Context
+from bot.inbound.telegram_updates import run_polling
 from bot.journeys.good_news import queue_good_news
+from bot.outbound.worker import Worker, WorkerPolicy
+from bot.runtime.context import Context
 from bot.store.models import Delivery, DeliveryStatus, GuardianChannel, InboundMessage, utcnow
-from bot.telegram_inbound import run_polling
-from bot.worker import Worker, WorkerPolicy
 from channels.base import ChannelConfigurationError, DeliveryOutcome, OutgoingMessage
 from channels.registry import build_channels
 from channels.telegram import ChatPacer, TelegramChannel, parse_inbound, split_text

@@ -21,10 +21,10 @@ if __package__ in (None, ""):  # run as a script: make `bot` and `scheduler` imp
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bot.config import Settings
-from bot.context import Context
+from bot.runtime.context import Context
+from bot.runtime.jobs import JobSpec
 from scheduler.cadence import release_held
 from scheduler.clock import FakeClock
-from scheduler.jobs import JobSpec
 from scheduler.service import SchedulerService
 
 

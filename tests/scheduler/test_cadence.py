@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.context import Context
-from bot.dispatcher import dispatch
+from bot.journeys.concerns import queue_concern
 from bot.journeys.good_news import queue_good_news
+from bot.outbound.dispatch import dispatch
+from bot.runtime.context import Context
 from bot.store.models import (
     AuditEntry,
     Delivery,
@@ -21,9 +22,8 @@ from bot.store.models import (
 )
 from scheduler.cadence import release_held
 from scheduler.clock import FakeClock
-from scheduler.concerns import queue_concern
 from tests import factories as f
-from tests.scheduler.conftest import london
+from tests.clocks import london
 
 ALL = {"sms", "email"}
 

@@ -16,9 +16,12 @@ from sqlalchemy import delete, select, text, update
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.context import Context
+from bot.journeys.concerns import queue_concern
 from bot.journeys.good_news import queue_good_news
-from bot.status import apply_status
+from bot.outbound.status import apply_status
+from bot.outbound.worker import Claimed, Worker, WorkerPolicy
+from bot.records.cadence_report import cadence_report
+from bot.runtime.context import Context
 from bot.store import upgrade
 from bot.store.models import (
     AuditEntry,
@@ -30,16 +33,13 @@ from bot.store.models import (
     Student,
 )
 from bot.web.app import create_app
-from bot.worker import Claimed, Worker, WorkerPolicy
 from channels.sms import TwilioSmsChannel
 from scheduler.clock import FakeClock
-from scheduler.concerns import queue_concern
 from scheduler.contact_summary import rebuild
-from scheduler.reports import cadence_report
 from tests import factories as f
+from tests.clocks import london
 from tests.conftest import make_settings
 from tests.recording_channel import PermanentAddressError, RecordingChannel
-from tests.scheduler.conftest import london
 from tests.standins.twilio import TwilioStandin, twilio_settings
 
 ALL = {"sms", "email"}
@@ -319,7 +319,7 @@ def test_upgrade_fills_the_summaries_from_existing_history(ctx: Context,
 
 def test_a_send_confirmed_by_a_person_counts_as_good_news(ctx: Context) -> None:
     """`schoolgate review --mark-sent`: staff checked with the provider that it arrived."""
-    from bot.cli_support import review
+    from bot.cli.support import review
     from bot.store.models import Delivery, DeliveryStatus, Student
 
     with ctx.factory() as s, s.begin():

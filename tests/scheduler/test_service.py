@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from bot.context import Context
+from bot.outbound.worker import Worker, WorkerPolicy
+from bot.runtime.context import Context
+from bot.runtime.jobs import JobSpec
 from bot.store import make_engine, make_session_factory
 from bot.store.models import (
     Delivery,
@@ -28,9 +30,7 @@ from bot.store.models import (
     School,
     new_token,
 )
-from bot.worker import Worker, WorkerPolicy
 from scheduler.cadence import release_held
-from scheduler.jobs import JobSpec
 from scheduler.lease import make_lease
 from scheduler.service import SchedulerService
 from tests.worker_proc import JournalChannel, read_journal

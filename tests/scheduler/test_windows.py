@@ -8,7 +8,7 @@ import pytest
 
 from scheduler.policy import DEFAULT, PolicyError, parse_policy, term_start
 from scheduler.windows import deferred_until, is_open, next_open, spread, zone
-from tests.scheduler.conftest import LONDON, NEW_YORK, london
+from tests.clocks import LONDON, NEW_YORK, london
 
 
 def utc(*args: int) -> datetime:

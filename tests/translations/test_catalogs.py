@@ -239,7 +239,7 @@ def test_polish_acknowledgement_is_polish_with_the_name_filled_in() -> None:
 
 def test_meeting_time_is_in_polish_and_the_guardians_time_zone() -> None:
     """A 15:30 London meeting reads 16:30, with Polish day and month names, in Warsaw."""
-    from bot.render import format_when
+    from bot.outbound.render import format_when
 
     guardian = SimpleNamespace(timezone="Europe/Warsaw", language="pl")
     school = SimpleNamespace(timezone="Europe/London")

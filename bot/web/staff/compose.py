@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInputError, SchoolgateError
 from bot.journeys.good_news import MAX_LENGTH, queue_good_news
-from bot.plain import check_text, enforce
+from bot.language.plain import check_text, enforce
 from bot.store.models import Message, MessageKind, School, Staff, Student, utcnow
 from bot.web.staff.access import ADMIN, OFFICE, TEACHER, may_open_student, visible_students
 from bot.web.staff.deps import (

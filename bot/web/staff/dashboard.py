@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.reach import unreachable_guardians
+from bot.outbound.reach import unreachable_guardians
 from bot.store.models import (
     Delivery,
     Guardian,
@@ -32,7 +32,7 @@ from bot.web.staff.security import Me
 
 router = APIRouter()
 
-POSITIVE_DAYS = 14  # fallbacks, used only when scheduler.reports is not installed
+POSITIVE_DAYS = 14  # fallbacks, used only when bot.records.cadence_report is not installed
 BALANCE_DAYS = 90
 
 
@@ -40,7 +40,7 @@ def _cadence_report(session: Session, school: School, now: datetime,
                     available: Any) -> dict[str, Any] | None:
     """The scheduler's cadence report (scheduler/reports.py), or None where it is absent."""
     try:
-        from scheduler.reports import cadence_report
+        from bot.records.cadence_report import cadence_report
     except ImportError:
         return None
     return cadence_report(session, school, now, available)

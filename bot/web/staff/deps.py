@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from bot.context import Context
+from bot.runtime.context import Context
 from bot.store import reading
 from bot.web.staff.access import role_of
 from bot.web.staff.security import Me, check_session, load_session, same_token

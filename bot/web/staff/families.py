@@ -10,9 +10,9 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit import audit
-from bot.contact_log import LogEntry, contact_log
-from bot.dispatcher import choose_channel
+from bot.outbound.dispatch import choose_channel
+from bot.records.contact_log import LogEntry, contact_log
+from bot.store.audit import audit
 from bot.store.models import (
     ChannelName,
     Guardian,

@@ -10,11 +10,11 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot import inbox as core_inbox
-from bot.audit import audit
 from bot.errors import SchoolgateError
-from bot.plain import check_text, enforce
-from bot.staff_reply import reply_to_inbound
+from bot.inbound import inbox as core_inbox
+from bot.inbound.staff_reply import reply_to_inbound
+from bot.language.plain import check_text, enforce
+from bot.store.audit import audit
 from bot.store.models import Guardian, InboundMessage, InboundStatus, Staff, utcnow
 from bot.web.staff.access import ADMIN, EVERYONE, OFFICE, TEACHER, may_read_reply, role_of
 from bot.web.staff.dashboard import mine

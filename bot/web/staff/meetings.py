@@ -11,13 +11,13 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.actions import action_as_dict, add_action, complete_action, list_actions
-from bot.audit import audit
 from bot.errors import InvalidInputError, SchoolgateError
-from bot.journeys.meetings import queue_invitation
-from bot.journeys.prep_packs import DEFAULT_TYPE, MEETING_TYPES, TITLES
-from bot.journeys.rsvp_inbox import rsvp_summary
-from bot.plain import check_text, enforce
+from bot.follow_up.action_points import action_as_dict, add_action, complete_action, list_actions
+from bot.journeys.meetings.invitation import queue_invitation
+from bot.journeys.meetings.prep_packs import DEFAULT_TYPE, MEETING_TYPES, TITLES
+from bot.journeys.meetings.replies import rsvp_summary
+from bot.language.plain import check_text, enforce
+from bot.store.audit import audit
 from bot.store.models import (
     InboundMessage,
     MeetingResponse,

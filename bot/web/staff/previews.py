@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.dispatcher import choose_channel
-from bot.render import free_text, render, same_language, target_language
+from bot.outbound.dispatch import choose_channel
+from bot.outbound.render import free_text, render, same_language, target_language
+from bot.outbound.translate import names_in, preview
 from bot.store.models import Guardian, Message, School, StudentGuardian
-from bot.translate import names_in, preview
 from translations import has_catalog
 from translations.machine import TranslationError, build_translator
 

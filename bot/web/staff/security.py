@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.audit import audit
+from bot.store.audit import audit
 from bot.store.models import Staff, WebSession, utcnow
 
 log = logging.getLogger(__name__)

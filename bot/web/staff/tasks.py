@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from bot.errors import NotFoundError
+from bot.follow_up.staff_tasks import complete_task, list_tasks
 from bot.store.models import Guardian, StaffTask, Student, utcnow
-from bot.tasks import complete_task, list_tasks
 from bot.web.staff.access import ADMIN, EVERYONE, OFFICE, role_of
 from bot.web.staff.deps import (
     forbidden,

@@ -15,13 +15,14 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot import inbox
-from bot.actions import action_as_dict, add_action
 from bot.cli import app
 from bot.config import get_settings
-from bot.context import Context
+from bot.follow_up.action_points import action_as_dict, add_action
+from bot.inbound import inbox
 from bot.journeys.check_ins import queue_due_check_ins
-from bot.journeys.meetings import queue_invitation
+from bot.journeys.meetings.invitation import queue_invitation
+from bot.outbound.translate import TranslationStep
+from bot.runtime.context import Context
 from bot.store.models import (
     ActionPoint,
     CheckIn,
@@ -34,7 +35,6 @@ from bot.store.models import (
     Student,
     utcnow,
 )
-from bot.translate import TranslationStep
 from channels.sms import parse_inbound
 from tests import factories as f
 from tests.standins.libretranslate import LibreTranslateStandIn

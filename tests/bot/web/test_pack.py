@@ -12,9 +12,9 @@ from babel.dates import format_datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from bot.context import Context
-from bot.journeys.meetings import queue_invitation
-from bot.journeys.prep_packs import build_pack
+from bot.journeys.meetings.invitation import queue_invitation
+from bot.journeys.meetings.prep_packs import build_pack
+from bot.runtime.context import Context
 from bot.store.models import AuditEntry, Delivery, PackLink, utcnow
 from bot.web.app import create_app
 from tests import factories as f

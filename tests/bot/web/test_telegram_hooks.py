@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from bot.config import TelegramSettings
-from bot.context import Context
+from bot.inbound.telegram_link import create_link
+from bot.runtime.context import Context
 from bot.store.models import Guardian, InboundMessage, InboundStatus
-from bot.telegram_link import create_link
 from bot.web.app import create_app
 from bot.web.telegram_hooks import SECRET_HEADER, secret_ok
 from channels.telegram import ChatPacer

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.context import Context
 from bot.journeys.good_news import queue_good_news
+from bot.outbound.worker import Worker
+from bot.runtime.context import Context
 from bot.store.models import (
     Delivery,
     DeliveryStatus,
@@ -23,7 +24,6 @@ from bot.store.models import (
     MessageKind,
 )
 from bot.web.app import create_app
-from bot.worker import Worker
 from channels.sms import TwilioSmsChannel
 from tests import factories as f
 from tests.conftest import make_settings

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from bot.context import Context
 from bot.journeys.good_news import queue_good_news
+from bot.runtime.context import Context
 from bot.store.models import AuditEntry, Delivery, GuardianChannel, Staff, Student
 from bot.web.app import create_app
 from tests import factories as f

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.context import Context
+from bot.inbound.sweep import settle_received
+from bot.runtime.context import Context
 from bot.store.models import Delivery, InboundMessage, InboundStatus, utcnow
-from bot.sweeper import settle_received
 from bot.web.app import create_app
 from bot.web.twilio_hooks import InboundRouter
 from tests import factories as f
@@ -165,7 +165,7 @@ def test_a_duplicate_message_sid_is_stored_and_acknowledged_once(
 
 def test_messages_left_while_busy_are_routed_when_it_is_quiet(
         ctx: Context, twilio: TwilioStandin) -> None:
-    from bot import inbox
+    from bot.inbound import inbox
     from channels.sms import parse_inbound
 
     ids = [inbox.store(ctx.factory, parse_inbound(twilio.inbound_form(PHONE, f"Note {n}")))[0]

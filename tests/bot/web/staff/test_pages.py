@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from bot.cli_support import simulate_reply
-from bot.context import Context
-from bot.dispatcher import dispatch
+from bot.cli.support import simulate_reply
 from bot.journeys.good_news import queue_good_news
+from bot.outbound.dispatch import dispatch
+from bot.runtime.context import Context
 from bot.store.models import (
     ActionPoint,
     Delivery,

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.cli_support import simulate_reply
-from bot.context import Context
+from bot.cli.support import simulate_reply
+from bot.runtime.context import Context
 from bot.web.app import create_app
 from tests import factories as f
 from tests.bot.web.staff.helpers import account, sign_in

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from bot.cli_support import simulate_reply
-from bot.context import Context
+from bot.cli.support import simulate_reply
+from bot.runtime.context import Context
 from bot.store.models import AuditEntry, InboundMessage, Staff, WebSession, utcnow
 from bot.web.app import create_app
 from tests import factories as f

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.context import Context
+from bot.follow_up.staff_tasks import refresh_positive_contact
+from bot.runtime.context import Context
 from bot.store.models import StaffTask, utcnow
-from bot.tasks import refresh_positive_contact
 from bot.web.app import create_app
 from tests import factories as f
 from tests.bot.web.staff.helpers import account, form_token, sign_in

@@ -1,0 +1,98 @@
+"""`schoolgate reminders` and `schoolgate check-ins`: run the meeting jobs by hand, and see
+every check-in with the family's answer (staff-facing text, in English)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bot.cli import JsonOpt, app, context, out, print_json
+from bot.store.models import utcnow
+
+check_ins_app = typer.Typer(
+    help="Check-ins after meetings: list them (scheduled, sent, answered), send due ones, "
+         "or schedule one a week after a meeting.", invoke_without_command=True)
+app.add_typer(check_ins_app, name="check-ins")
+
+SendDue = Annotated[bool, typer.Option("--send-due", help="Queue every one that is due now.")]
+
+
+@app.command("reminders")
+def reminders_cmd(send_due: SendDue = False, as_json: JsonOpt = False) -> None:
+    """Meeting reminders: `--send-due` queues tomorrow's (each family that chose a time)."""
+    from bot.journeys.meetings.reminders import queue_due_reminders
+
+    if not send_due:
+        out.print("reminders go out the day before each meeting, on their own when "
+                  "`schoolgate serve` runs the scheduler; use --send-due to run it now")
+        return
+    count = queue_due_reminders(context(), utcnow())
+    if as_json:
+        print_json({"queued": count})
+    else:
+        out.print(f"{count} reminder(s) queued; run [bold]schoolgate worker[/] to send them")
+
+
+@check_ins_app.callback()
+def check_ins_cmd(typer_ctx: typer.Context, send_due: SendDue = False,
+                  as_json: JsonOpt = False) -> None:
+    """List check-ins with the family's answer and its translation, or `--send-due`."""
+    if typer_ctx.invoked_subcommand is not None:
+        return
+    from bot.journeys.check_ins import check_in_rows, queue_due_check_ins
+
+    ctx = context()
+    if send_due:
+        count = queue_due_check_ins(ctx, utcnow())
+        if as_json:
+            print_json({"queued": count})
+        else:
+            out.print(f"{count} check-in(s) queued; run [bold]schoolgate worker[/] to send "
+                      "them")
+        return
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        rows = check_in_rows(s, school.id, school.timezone)
+        from bot.store.audit import audit
+
+        audit(s, "cli", "view_check_ins", "school", school.id, count=len(rows))
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("no check-ins yet: they are planned when action points are recorded")
+    for r in rows:
+        about = f" action {r['action_point_id']}" if r["action_point_id"] else " meeting"
+        out.print(f"{r['id']} {r['status']} due {r['due']} {r['student']}{about}",
+                  highlight=False, markup=False)
+        if r["action"]:
+            out.print(f"    agreed: {r['action']}", highlight=False, markup=False)
+        if r["reply_id"]:
+            out.print(f"    reply {r['reply_id']}: {r['reply']}", highlight=False, markup=False)
+            if r["reply_translation"]:
+                out.print(f"    translation: {r['reply_translation']}", highlight=False,
+                          markup=False)
+
+
+@check_ins_app.command("schedule")
+def check_ins_schedule_cmd(
+    meeting: Annotated[int, typer.Option("--meeting", help="The invitation's message id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Plan the check-in a week after a meeting (once; running it again changes nothing)."""
+    from bot.journeys.check_ins import schedule_for_meeting
+
+    ctx = context()
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        row = schedule_for_meeting(s, school.id, meeting)
+        data = {"id": row.id, "due_at": row.due_at.isoformat(), "status": row.status} \
+            if row else None
+    if as_json:
+        print_json(data)
+    elif data is None:
+        out.print("the meeting has no time and no child, so there is nothing to check in on")
+    else:
+        out.print(f"check-in {data['id']} planned for {data['due_at']} ({data['status']})",
+                  highlight=False)

@@ -1,0 +1,1 @@
+"""After a reply or a meeting: staff notices, escalation, staff tasks, action points, the ladder."""

@@ -1,0 +1,154 @@
+"""A reply nobody answered in time goes to the named cover, once.
+
+Time counts only in the school's working hours (school days, open hours, the school's
+zone, holidays from the holidays table): a reply at 16:00 on a Friday with a 4-hour
+limit escalates at 12:30 on Monday, never over the weekend. School.policy may hold
+{"escalate_after_hours": 4, "escalation_lead": "head@school.example"}.
+
+Who gets it: the key worker's named cover; when the cover is missing, away, inactive
+or is the very person who left it unanswered, the school's designated lead
+(policy "escalation_lead", a staff email), else the first active admin. One person,
+not a shared queue: the family still has one point of contact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.follow_up.notify import notify_inbound
+from bot.store.audit import audit
+from bot.store.models import Holiday, InboundMessage, InboundStatus, School, Staff, Student
+from scheduler.school_hours import WorkingHours, working_hours
+
+if TYPE_CHECKING:
+    from bot.runtime.context import Context
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ESCALATE_HOURS = 4.0
+BATCH = 500
+
+
+def escalate_after(policy: dict[str, Any] | None) -> timedelta:
+    """Working hours a reply may wait before it goes to cover (policy, default 4)."""
+    try:
+        hours = float((policy or {}).get("escalate_after_hours", DEFAULT_ESCALATE_HOURS))
+    except (TypeError, ValueError):
+        hours = DEFAULT_ESCALATE_HOURS
+    return timedelta(hours=hours if hours > 0 else DEFAULT_ESCALATE_HOURS)
+
+
+def closed_days(session: Session, school_id: int, since: date) -> Callable[[date], bool]:
+    """A test for 'the school is on holiday that day', from the holidays table."""
+    spans = session.execute(select(Holiday.starts_on, Holiday.ends_on).where(
+        Holiday.school_id == school_id, Holiday.ends_on >= since)).all()
+    return lambda day: any(start <= day <= end for start, end in spans)
+
+
+def working_deadline(start: datetime, span: timedelta, hours: WorkingHours,
+                     closed: Callable[[date], bool] = lambda day: False) -> datetime:
+    """The moment `span` of working time has passed after `start` (UTC in, UTC out)."""
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    cursor = start.astimezone(hours.zone).replace(tzinfo=None)
+    remaining = span
+    for _day in range(366 * 2):  # bounded: a policy with no working days cannot loop
+        if cursor.weekday() in hours.days and not closed(cursor.date()):
+            opens = datetime.combine(cursor.date(), hours.start)
+            closes = datetime.combine(cursor.date(), hours.end)
+            cursor = max(cursor, opens)
+            if cursor < closes:
+                if cursor + remaining <= closes:
+                    return (cursor + remaining).replace(tzinfo=hours.zone).astimezone(UTC)
+                remaining -= closes - cursor
+        cursor = datetime.combine(cursor.date() + timedelta(days=1), time(0))
+    raise ValueError("no working hours in the next two years")
+
+
+def _usable(staff: Staff | None, not_: int) -> bool:
+    return staff is not None and staff.active and not staff.away and staff.id != not_
+
+
+def escalation_target(session: Session, school: School, current: Staff,
+                      key_worker: Staff | None) -> Staff | None:
+    """The named cover, else the designated lead, else the first admin; never `current`."""
+    candidates: list[Staff | None] = []
+    if key_worker is not None:
+        candidates.append(key_worker.cover)
+    candidates.append(current.cover)
+    lead = (school.policy or {}).get("escalation_lead")
+    if lead:
+        candidates.append(session.scalar(select(Staff).where(
+            Staff.school_id == school.id, func.lower(Staff.email) == str(lead).lower())))
+    candidates += session.scalars(select(Staff).where(
+        Staff.school_id == school.id, Staff.role == "admin").order_by(Staff.id))
+    return next((c for c in candidates if _usable(c, current.id)), None)
+
+
+def _open_replies(session: Session, before: datetime) -> Iterable[int]:
+    return session.scalars(
+        select(InboundMessage.id)
+        .where(InboundMessage.status == InboundStatus.ROUTED,
+               InboundMessage.routed_to_id.is_not(None),
+               InboundMessage.handled_at.is_(None),
+               InboundMessage.escalated_at.is_(None),
+               InboundMessage.received_at <= before)
+        .order_by(InboundMessage.received_at).limit(BATCH))
+
+
+def _escalate_one(session: Session, inbound_id: int, now: datetime) -> bool | None:
+    """Re-route one reply if it is overdue: True escalated, False no one to take it, None
+    not due (or answered meanwhile)."""
+    inbound = session.get(InboundMessage, inbound_id, with_for_update=True)
+    if inbound is None or inbound.escalated_at is not None or inbound.handled_at is not None \
+            or inbound.status != InboundStatus.ROUTED or inbound.routed_to_id is None:
+        return None
+    current = session.get(Staff, inbound.routed_to_id)
+    assert current is not None  # routed_to_id is a foreign key
+    school = session.get(School, current.school_id)
+    assert school is not None
+    hours = working_hours(school.policy, school.timezone)
+    received = inbound.received_at
+    closed = closed_days(session, school.id, received.astimezone(hours.zone).date())
+    if now < working_deadline(received, escalate_after(school.policy), hours, closed):
+        return None
+    student = session.get(Student, inbound.student_id) if inbound.student_id else None
+    key_worker = student.key_worker if student is not None else None
+    target = escalation_target(session, school, current, key_worker)
+    inbound.escalated_at = now
+    if target is None:
+        audit(session, "system", "escalation_no_cover", "inbound", inbound.id,
+              staff_id=current.id)
+        log.warning("inbound %s overdue but nobody can take it over from staff %s",
+                    inbound.id, current.id)
+        return False
+    inbound.routed_to_id = target.id
+    inbound.notified_at = None  # the cover is told (notify_inbound claims it again)
+    audit(session, "system", "inbound_escalated", "inbound", inbound.id,
+          from_staff_id=current.id, to_staff_id=target.id)
+    log.info("inbound %s escalated from staff %s to staff %s", inbound.id, current.id,
+             target.id)
+    return True
+
+
+def escalate_unanswered(ctx: Context, now: datetime) -> int:
+    """Job: re-route replies unanswered after the working-hours limit; returns how many."""
+    with ctx.factory() as session:
+        schools = list(session.scalars(select(School.policy)))
+        # Working time never runs faster than the clock: a cheap bound for the query.
+        shortest = min((escalate_after(p) for p in schools), default=escalate_after(None))
+        ids = list(_open_replies(session, now - shortest))
+    done = 0
+    for inbound_id in ids:
+        with ctx.factory() as session, session.begin():
+            outcome = _escalate_one(session, inbound_id, now)
+        if outcome:
+            done += 1
+            notify_inbound(ctx, inbound_id, now)
+    return done

@@ -1,0 +1,1 @@
+"""Receiving: store first, identify, keywords, call requests, which child, route, acknowledge."""

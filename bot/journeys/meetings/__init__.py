@@ -1,0 +1,1 @@
+"""Meetings: invitation, prep pack, calendar file, reminders, replies (RSVP)."""

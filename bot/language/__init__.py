@@ -1,0 +1,1 @@
+"""Words families read: the plain-words guard and masking personal data for translation."""

@@ -1,0 +1,1 @@
+"""Sending: dispatch, render, cadence hold, translation, the worker, status, consent, reach."""

@@ -1,0 +1,295 @@
+"""Workers drain the outbox: claim due rows atomically, send, record, retry or fall back.
+
+Claiming is one UPDATE ... RETURNING: with `FOR UPDATE SKIP LOCKED` on PostgreSQL so
+several workers on several machines share one outbox, and inside `BEGIN IMMEDIATE` on
+SQLite. A row stays in 'sending' while its channel works on it; a row left there by a
+crash is recovered: marked sent if the provider can confirm it went, queued again if the
+provider can confirm it did not, and otherwise flagged for a person, never resent blind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.inbound.reply_translate import ReplyTranslationStep
+from bot.inbound.sweep import settle_received
+from bot.journeys.meetings.replies import with_invitation_files
+from bot.outbound.dispatch import fall_back, mark_address_failed
+from bot.outbound.translate import TranslationStep
+from bot.store.db import rowcount
+from bot.store.models import Delivery, DeliveryStatus, table, utcnow
+from channels.base import Channel, DeliveryOutcome, DeliveryResult, OutgoingMessage
+from scheduler.contact_summary import count_sent
+
+log = logging.getLogger(__name__)
+T = table(Delivery)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPolicy:
+    """How hard a worker tries: batch size, attempts, backoff and crash-recovery timing."""
+
+    batch_size: int = 50
+    max_attempts: int = 6
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    stale_sending_seconds: float = 600.0
+    poll_seconds: float = 1.0
+
+    def backoff(self, attempts: int, retry_after: float | None) -> float:
+        """Seconds until the next attempt: the provider's hint, else jittered exponential."""
+        if retry_after is not None and retry_after > 0:
+            return retry_after + random.uniform(0, min(retry_after * 0.1, 5.0))
+        ceiling = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** max(attempts - 1, 0))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed outbox row: what the channel needs, and nothing about the school."""
+
+    id: int
+    channel: str
+    address: str
+    text: str
+    subject: str | None
+    language: str
+    key: str
+    attempts: int
+    reply_token: str | None = None
+    message_id: int | None = None
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
+
+    def outgoing(self, public_url: str = "") -> OutgoingMessage:
+        """The channel-level message for this row (reply token and unsubscribe link included)."""
+        unsubscribe = f"{public_url.rstrip('/')}/unsubscribe/{self.reply_token}" \
+            if public_url and self.reply_token else None
+        return OutgoingMessage(address=self.address, text=self.text, subject=self.subject,
+                               language=self.language, idempotency_key=self.key,
+                               thread_token=self.reply_token, unsubscribe_url=unsubscribe,
+                               attachments=self.attachments)
+
+
+def new_worker_id() -> str:
+    """host:pid:random, so recovery can tell a dead local worker from a live remote one."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _claimer_is_dead(claimed_by: str | None) -> bool:
+    """True only when the claimer ran on this host and its process no longer exists."""
+    if not claimed_by:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Worker:
+    """Drains due outbox rows through the given channel adapters."""
+
+    def __init__(self, factory: sessionmaker[Session], channels: Mapping[str, Channel],
+                 policy: WorkerPolicy | None = None, worker_id: str | None = None,
+                 clock: Callable[[], datetime] = utcnow, public_url: str = "",
+                 translation: TranslationStep | None = None,
+                 reply_translation: ReplyTranslationStep | None = None) -> None:
+        self.factory = factory
+        self.channels = dict(channels)
+        self.policy = policy or WorkerPolicy()
+        self.worker_id = worker_id or new_worker_id()
+        self.clock = clock
+        self.public_url = public_url
+        self.translation = translation
+        self.reply_translation = reply_translation
+        self.sent = 0
+
+    # -- claiming ------------------------------------------------------------------------
+    def claim(self, limit: int | None = None) -> list[Claimed]:
+        """Atomically move up to `limit` due rows to 'sending' for this worker."""
+        now = self.clock()
+        due = (
+            select(T.c.id)
+            .where(T.c.status == DeliveryStatus.QUEUED, T.c.next_attempt_at <= now,
+                   T.c.channel.in_(list(self.channels)))
+            .order_by(T.c.next_attempt_at, T.c.id)
+            .limit(limit or self.policy.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(T)
+            .where(T.c.id.in_(due.scalar_subquery()))
+            .values(status=DeliveryStatus.SENDING, claimed_by=self.worker_id, claimed_at=now,
+                    attempts=T.c.attempts + 1, updated_at=now)
+            .returning(T.c.id, T.c.channel, T.c.address, T.c.rendered_text, T.c.subject,
+                       T.c.language, T.c.idempotency_key, T.c.attempts, T.c.reply_token,
+                       T.c.message_id)
+        )
+        with self.factory() as session, session.begin():
+            claimed = [Claimed(*row) for row in session.execute(stmt).all()]
+            # Only rows for channels that carry files can need one: SMS batches skip this.
+            if any(self.channels[c.channel].supports_attachments for c in claimed):
+                claimed = with_invitation_files(session, claimed, self.channels)
+        return sorted(claimed, key=lambda c: c.id)
+
+    # -- one batch -----------------------------------------------------------------------
+    async def run_batch(self, limit: int | None = None) -> int:
+        """Claim, send and record one batch; returns how many rows were claimed."""
+        claimed = await asyncio.to_thread(self.claim, limit)
+        if not claimed:
+            return 0
+        results = await asyncio.gather(
+            *(self.channels[c.channel].send(c.outgoing(self.public_url)) for c in claimed))
+        await asyncio.to_thread(self.record, list(zip(claimed, results, strict=True)))
+        return len(claimed)
+
+    def record(self, outcomes: list[tuple[Claimed, DeliveryResult]]) -> None:
+        """Store every result of a batch in one transaction."""
+        now = self.clock()
+        sent = [
+            {"b_id": c.id, "b_pid": r.provider_id, "b_seg": r.segments}
+            for c, r in outcomes if r.outcome is DeliveryOutcome.SENT
+        ]
+        with self.factory() as session, session.begin():
+            if sent:
+                # the rows still ours to record (locked): only these become sent now, and
+                # only these count in the contact summary, in this same transaction
+                mine = set(session.scalars(
+                    select(T.c.id).where(T.c.id.in_([r["b_id"] for r in sent]),
+                                         T.c.status == DeliveryStatus.SENDING,
+                                         T.c.claimed_by == self.worker_id)
+                    .with_for_update()))
+                sent = [r for r in sent if r["b_id"] in mine]
+            if sent:
+                session.connection().execute(
+                    update(T)
+                    .where(T.c.id == bindparam("b_id"), T.c.status == DeliveryStatus.SENDING,
+                           T.c.claimed_by == self.worker_id)
+                    .values(status=DeliveryStatus.SENT, provider_id=bindparam("b_pid"),
+                            segments=bindparam("b_seg"), sent_at=now, last_error=None,
+                            updated_at=now),
+                    sent,
+                )
+                count_sent(session, mine)
+            for claimed, result in outcomes:
+                if result.outcome is not DeliveryOutcome.SENT:
+                    self._record_failure(session, claimed, result, now)
+        self.sent += len(sent)
+
+    def _record_failure(self, session: Session, claimed: Claimed, result: DeliveryResult,
+                        now: datetime) -> None:
+        delivery = session.get(Delivery, claimed.id, with_for_update=True)
+        if delivery is None or delivery.status != DeliveryStatus.SENDING \
+                or delivery.claimed_by != self.worker_id:
+            return
+        delivery.last_error = (result.error or result.outcome.value)[:500]
+        delivery.updated_at = now
+        retryable = result.outcome is DeliveryOutcome.TRANSIENT
+        if retryable and delivery.attempts < self.policy.max_attempts:
+            delay = self.policy.backoff(delivery.attempts, result.retry_after)
+            delivery.status = DeliveryStatus.QUEUED
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+            return
+        delivery.status = DeliveryStatus.FAILED
+        if result.outcome is DeliveryOutcome.PERMANENT:
+            mark_address_failed(session, delivery.guardian, claimed.channel, claimed.address,
+                                delivery.last_error, now)
+        else:
+            delivery.last_error = f"gave up after {delivery.attempts} attempts: " \
+                                  f"{delivery.last_error}"[:500]
+        nxt = fall_back(session, delivery, self.channels, now)
+        log.info("delivery %s failed on %s; next: %s", delivery.id, claimed.channel,
+                 nxt.channel or "unreachable")
+
+    # -- crash recovery ------------------------------------------------------------------
+    async def recover(self, force: bool = False) -> dict[str, int]:
+        """Settle rows left in 'sending' by a worker that died; never resend blind."""
+        now = self.clock()
+        cutoff = now - timedelta(seconds=self.policy.stale_sending_seconds)
+        with self.factory() as session:
+            rows = session.execute(
+                select(T.c.id, T.c.channel, T.c.idempotency_key, T.c.claimed_by, T.c.claimed_at)
+                .where(T.c.status == DeliveryStatus.SENDING,
+                       T.c.claimed_by != self.worker_id)
+            ).all()
+        counts = {"sent": 0, "requeued": 0, "needs_review": 0}
+        for row in rows:
+            stale = force or row.claimed_at is None or row.claimed_at <= cutoff \
+                or _claimer_is_dead(row.claimed_by)
+            if not stale:
+                continue
+            channel = self.channels.get(row.channel)
+            if channel is not None and channel.can_check_sent:
+                provider_id = await channel.was_sent(row.idempotency_key)
+                if provider_id:
+                    values = {"status": DeliveryStatus.SENT, "provider_id": provider_id,
+                              "sent_at": now}
+                    outcome = "sent"
+                else:
+                    values = {"status": DeliveryStatus.QUEUED, "next_attempt_at": now}
+                    outcome = "requeued"
+            else:
+                values = {"status": DeliveryStatus.NEEDS_REVIEW,
+                          "last_error": "the worker stopped while sending; the provider cannot "
+                                        "tell whether it went, so a person should check "
+                                        "before it is sent again"}
+                outcome = "needs_review"
+            with self.factory() as session, session.begin():
+                changed = rowcount(session.execute(
+                    update(T).where(T.c.id == row.id, T.c.status == DeliveryStatus.SENDING,
+                                    T.c.claimed_by == row.claimed_by)
+                    .values(updated_at=now, **values)))
+                if changed and outcome == "sent":
+                    count_sent(session, [row.id])
+            if changed:
+                counts[outcome] += 1
+        if any(counts.values()):
+            log.info("recovered rows left in sending: %s", counts)
+        return counts
+
+    # -- the loop --------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event | None = None, until_empty: bool = False) -> int:
+        """Drain until stopped (or, with `until_empty`, until nothing is due). Returns rows sent."""
+        stop = stop or asyncio.Event()
+        await self.recover()
+        await settle_received(self.factory, self.channels, now=self.clock())
+        last_recovery = self.clock()
+        while not stop.is_set():
+            prepared = await self.translation.run(self.clock()) if self.translation else 0
+            replied = await self.reply_translation.run(self.clock()) \
+                if self.reply_translation else 0
+            if await self.run_batch() or prepared or replied:
+                continue
+            if until_empty:
+                break
+            if (self.clock() - last_recovery).total_seconds() > \
+                    min(60.0, self.policy.stale_sending_seconds / 2):
+                await self.recover()
+                await settle_received(self.factory, self.channels, now=self.clock())
+                last_recovery = self.clock()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.policy.poll_seconds)
+        for channel in self.channels.values():
+            await channel.close()
+        return self.sent

@@ -1,0 +1,1 @@
+"""Roster CSV import: values, file reading, the import."""

@@ -1,0 +1,1 @@
+"""Running processes: the Context, background loops, the companion process, the job list."""

@@ -1,0 +1,100 @@
+"""Working hours: a reply is due after N open hours, skipping evenings and weekends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from scheduler.school_hours import WorkingHours, reply_by, working_hours
+
+LONDON = "Europe/London"
+
+
+def _local(when: datetime, zone: str = LONDON) -> datetime:
+    return when.astimezone(ZoneInfo(zone))
+
+
+def test_defaults_when_policy_is_empty() -> None:
+    hours = working_hours({}, LONDON)
+    assert (hours.start, hours.end) == (time(8, 30), time(16, 0))
+    assert hours.reply_within == timedelta(hours=8)
+    assert hours.days == frozenset(range(5))
+
+
+def test_policy_sets_hours_and_bad_values_fall_back() -> None:
+    hours = working_hours({"school_hours": {"start": "09:00", "end": "15:00"},
+                           "reply_within_hours": 4}, LONDON)
+    assert (hours.start, hours.end, hours.reply_within) == (
+        time(9), time(15), timedelta(hours=4))
+    broken = working_hours({"school_hours": {"start": "late", "end": "07:00"},
+                            "reply_within_hours": "soon"}, LONDON)
+    assert (broken.start, broken.end, broken.reply_within) == (
+        time(8, 30), time(16), timedelta(hours=8))
+
+
+def test_friday_evening_is_answered_on_monday() -> None:
+    """18:00 Friday: nothing counts until 08:30 Monday; 4 hours later is 12:30 Monday."""
+    hours = working_hours({"reply_within_hours": 4}, LONDON)
+    friday_evening = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)  # London is on UTC in November
+    due = _local(reply_by(friday_evening, hours))
+    assert (due.strftime("%A"), due.time()) == ("Monday", time(12, 30))
+
+
+def test_saturday_counts_like_friday_evening() -> None:
+    hours = working_hours({"reply_within_hours": 4}, LONDON)
+    saturday = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    assert _local(reply_by(saturday, hours)) == datetime(2026, 11, 23, 12, 30,
+                                                         tzinfo=ZoneInfo(LONDON))
+
+
+def test_default_eight_hours_run_over_into_the_next_day() -> None:
+    """A 7.5-hour day: 8 working hours from Friday 18:00 end at 09:00 Tuesday."""
+    hours = working_hours({}, LONDON)
+    due = _local(reply_by(datetime(2026, 11, 20, 18, 0, tzinfo=UTC), hours))
+    assert (due.strftime("%A"), due.time()) == ("Tuesday", time(9, 0))
+
+
+def test_within_the_same_day() -> None:
+    hours = working_hours({"reply_within_hours": 2}, LONDON)
+    due = _local(reply_by(datetime(2026, 11, 23, 10, 15, tzinfo=UTC), hours))
+    assert due == datetime(2026, 11, 23, 12, 15, tzinfo=ZoneInfo(LONDON))
+
+
+def test_early_morning_starts_at_opening_time() -> None:
+    hours = working_hours({"reply_within_hours": 1}, LONDON)
+    due = _local(reply_by(datetime(2026, 11, 23, 6, 0, tzinfo=UTC), hours))
+    assert due.time() == time(9, 30)
+
+
+def test_school_time_zone_decides_what_is_open() -> None:
+    """Sunday 23:00 UTC is already Monday in Warsaw, but still Sunday in London."""
+    hours = working_hours({"reply_within_hours": 2}, "Europe/Warsaw")
+    sunday_night_utc = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)  # 00:00 Monday in Warsaw
+    due = reply_by(sunday_night_utc, hours)
+    assert _local(due, "Europe/Warsaw") == datetime(2026, 11, 23, 10, 30,
+                                                    tzinfo=ZoneInfo("Europe/Warsaw"))
+    assert due == datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    # the same moment for a London school is still Sunday: Monday 08:30 + 2h in London
+    london = reply_by(sunday_night_utc, working_hours({"reply_within_hours": 2}, LONDON))
+    assert london == datetime(2026, 11, 23, 10, 30, tzinfo=UTC)
+
+
+def test_across_a_clock_change_counts_wall_clock_hours() -> None:
+    """Saturday 28 March 2026, London: clocks go forward on Sunday; Monday is BST."""
+    hours = working_hours({"reply_within_hours": 1}, LONDON)
+    due = reply_by(datetime(2026, 3, 28, 12, 0, tzinfo=UTC), hours)
+    assert due == datetime(2026, 3, 30, 8, 30, tzinfo=UTC)  # 09:30 BST
+
+
+def test_naive_times_are_read_as_utc() -> None:
+    hours = working_hours({"reply_within_hours": 1}, LONDON)
+    assert reply_by(datetime(2026, 11, 23, 10, 0), hours) == datetime(2026, 11, 23, 11, 0,
+                                                                      tzinfo=UTC)
+
+
+def test_a_policy_without_working_days_is_an_error() -> None:
+    hours = WorkingHours(zone=ZoneInfo(LONDON), days=frozenset())
+    with pytest.raises(ValueError):
+        reply_by(datetime(2026, 11, 23, 10, 0, tzinfo=UTC), hours)
