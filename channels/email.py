@@ -31,8 +31,8 @@ from channels.base import (
     TransientError,
 )
 from channels.email_message import (
-    _domain_of,
     build_email,
+    domain_of,
     html_lang,
     message_id_for,
     render_html,
@@ -85,7 +85,7 @@ class SmtpEmailChannel(Channel):
             raise ChannelConfigurationError("email needs SMTP_HOST and SMTP_FROM_ADDRESS")
         self.settings = settings
         self.max_connections = int(getattr(settings, "connections", 2) or 1)
-        self.reply_domain = settings.reply_domain or _domain_of(settings.from_address)
+        self.reply_domain = settings.reply_domain or domain_of(settings.from_address)
         self.envelope_from = parseaddr(settings.from_address)[1]
         self.connections_opened = 0
         self._idle: list[_Connection] = []

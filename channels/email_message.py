@@ -108,7 +108,7 @@ def message_id_for(idempotency_key: str, domain: str) -> str:
     return f"{_ATOM.sub('-', idempotency_key)}@{domain}"
 
 
-def _domain_of(address: str | None) -> str:
+def domain_of(address: str | None) -> str:
     addr = parseaddr(address or "")[1]
     return addr.rpartition("@")[2] or "localhost"
 
@@ -121,7 +121,7 @@ def build_email(message: OutgoingMessage, from_address: str, reply_domain: str |
     registry costs milliseconds per message: at school scale that was half the send time.
     Mail with attachments (rare) still goes through the standard library.
     """
-    domain = reply_domain or _domain_of(from_address)
+    domain = reply_domain or domain_of(from_address)
     headers: list[tuple[str, str]] = [
         ("From", _address_header(from_address)),
         ("To", _address_header(message.address)),

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot.outbound.worker import _claimer_is_dead, new_worker_id
+from bot.outbound.worker import claimer_is_dead, new_worker_id
 from bot.store import is_postgres
 from bot.store.models import SchedulerLease, table
 from scheduler.clock import Clock
@@ -128,7 +128,7 @@ class RowLease(Lease):
                 except IntegrityError:
                     got = False
             else:
-                takeover = current.holder != self.holder and _claimer_is_dead(current.holder)
+                takeover = current.holder != self.holder and claimer_is_dead(current.holder)
                 conds = [T.c.holder == self.holder, T.c.expires_at < now]
                 if takeover:
                     conds.append(T.c.holder == current.holder)

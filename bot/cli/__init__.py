@@ -168,8 +168,8 @@ def good_news_cmd(
         message, rows = queue_good_news(s, school, student_by_ref(s, school.id, student),
                                         staff_by_email_or_name(s, school.id, author), text,
                                         ctx.channels)
-        summary = _queued_summary(message.id, rows)
-    _print_queued(summary, as_json)
+        summary = queued_summary(message.id, rows)
+    print_queued(summary, as_json)
 
 
 @app.command("invite")
@@ -225,11 +225,11 @@ def invite_cmd(
             where=where, minutes=minutes, who=people, available=ctx.channels,
             meeting_type=meeting_type, public_url=ctx.settings.public_url,
             pack_link_days=ctx.settings.pack_link_days)
-        summary = _queued_summary(message.id, rows)
-    _print_queued(summary, as_json)
+        summary = queued_summary(message.id, rows)
+    print_queued(summary, as_json)
 
 
-def _queued_summary(message_id: int, rows: list[Any]) -> dict[str, Any]:
+def queued_summary(message_id: int, rows: list[Any]) -> dict[str, Any]:
     from channels.segments import warn_if_long
 
     sms_texts = {r.language: r.rendered_text for r in rows
@@ -243,7 +243,7 @@ def _queued_summary(message_id: int, rows: list[Any]) -> dict[str, Any]:
     }
 
 
-def _print_queued(summary: dict[str, Any], as_json: bool) -> None:
+def print_queued(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(summary)
         return
@@ -339,8 +339,8 @@ def telegram_link_cmd(
         school = ctx.school(s)
         row = guardian_by_ref(s, school.id, guardian)
         rows = queue_welcome(s, row, set(ctx.channels), bot_username=name, ttl=link_ttl(ctx))
-        summary = _queued_summary(rows[0].message_id, rows) if rows else {"deliveries": []}
-    _print_queued(summary, as_json)
+        summary = queued_summary(rows[0].message_id, rows) if rows else {"deliveries": []}
+    print_queued(summary, as_json)
 
 
 @app.command("channels")
@@ -434,8 +434,8 @@ def reply_cmd(
         school = ctx.school(s)
         staff = staff_by_email_or_name(s, school.id, author)
         rows = reply_to_inbound(s, to, staff, text, set(ctx.channels))
-        summary = _queued_summary(rows[0].message_id, rows) if rows else {"deliveries": []}
-    _print_queued(summary, as_json)
+        summary = queued_summary(rows[0].message_id, rows) if rows else {"deliveries": []}
+    print_queued(summary, as_json)
 
 
 @app.command("export")

@@ -206,7 +206,7 @@ def concern_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Raise a concern with a child's family; it waits until they have had good news."""
-    from bot.cli import _print_queued, _queued_summary
+    from bot.cli import print_queued, queued_summary
     from bot.journeys.concerns import queue_concern
     from bot.store.lookup import staff_by_email_or_name, student_by_ref
 
@@ -221,11 +221,11 @@ def concern_cmd(
             s, school, student_by_ref(s, school.id, student),
             staff_by_email_or_name(s, school.id, author), text, ctx.channels,
             override_reason=reason.strip() if override and reason else None)
-        summary = _queued_summary(message.id, rows)
+        summary = queued_summary(message.id, rows)
         held = {r.id: r.held_reason for r in rows if r.status == "held"}
     for r in summary["deliveries"]:
         r["held_reason"] = held.get(r["id"])
-    _print_queued(summary, as_json)
+    print_queued(summary, as_json)
     if not as_json:
         for delivery_id, why in held.items():
             out.print(f"  delivery {delivery_id} waits: {why} (see schoolgate cadence)")

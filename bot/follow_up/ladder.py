@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.follow_up.staff_tasks import PHONE_OR_VISIT, SENT_STATES, open_task
 from bot.inbound.inbox import responsible_staff
-from bot.outbound.dispatch import ChannelChoice, _new_delivery, choose_channel
+from bot.outbound.dispatch import ChannelChoice, choose_channel, new_delivery
 from bot.store.audit import audit
 from bot.store.models import (
     Delivery,
@@ -217,7 +217,7 @@ def climb_one(session: Session, school: School, rung: Rung, available: Collectio
 def _step_delivery(message: Message, guardian: Guardian, school: School,
                    choice: ChannelChoice, not_before: datetime, key: str) -> Delivery:
     """The dispatcher's own row for this channel (rendered, or left for translation)."""
-    delivery = _new_delivery(message, guardian, school, choice, not_before, seq=0)
+    delivery = new_delivery(message, guardian, school, choice, not_before, seq=0)
     delivery.idempotency_key = key
     delivery.next_attempt_at = not_before
     return delivery

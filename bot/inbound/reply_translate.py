@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.inbound.reply_language import base_language
 from bot.language.privacy import PLACEHOLDER, Masked, PlaceholderLostError, mask, unmask
-from bot.outbound.translate import _hash
+from bot.outbound.translate import text_hash
 from bot.store.models import (
     InboundMessage,
     InboundStatus,
@@ -131,7 +131,7 @@ class ReplyTranslationStep:
         """(source, masked text) -> translation, from the cache, then one backend request."""
         assert self.translator is not None
         backend, target = self.translator.name, self.staff_language
-        hashes = {_hash(t): t for t in texts}
+        hashes = {text_hash(t): t for t in texts}
         out: dict[tuple[str, str], str] = {}
         with self.factory() as session:
             for hit in session.scalars(select(TranslationCache).where(
@@ -150,7 +150,7 @@ class ReplyTranslationStep:
             with self.factory() as session, session.begin():
                 session.add_all(
                     TranslationCache(backend=backend, source_language=source,
-                                     target_language=target, source_hash=_hash(text),
+                                     target_language=target, source_hash=text_hash(text),
                                      source_text=text, translated_text=translated)
                     for text, translated in pairs.items() if _kept(text, translated))
         except IntegrityError:  # another worker cached one first; the cache is only a saving

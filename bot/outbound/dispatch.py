@@ -119,7 +119,7 @@ def dispatch(session: Session, message: Message, available: Collection[str], *,
             if guardian.id in done:
                 continue
             choice = choose_channel(guardian, available, prefer=prefer)
-            rows.append(_new_delivery(message, guardian, school, choice, not_before or now,
+            rows.append(new_delivery(message, guardian, school, choice, not_before or now,
                                       seq=1))
     session.add_all(rows)
     session.flush()
@@ -155,12 +155,12 @@ def fall_back(session: Session, failed: Delivery, available: Collection[str],
     assert school is not None, "messages.school_id is a non-null foreign key"
     count = session.scalar(select(func.count()).select_from(Delivery).where(
         Delivery.message_id == failed.message_id, Delivery.guardian_id == guardian.id)) or 0
-    delivery = _new_delivery(failed.message, guardian, school, choice, now, seq=count + 1)
+    delivery = new_delivery(failed.message, guardian, school, choice, now, seq=count + 1)
     session.add(delivery)
     return delivery
 
 
-def _new_delivery(message: Message, guardian: Guardian, school: School,
+def new_delivery(message: Message, guardian: Guardian, school: School,
                   choice: ChannelChoice, not_before: datetime | None, seq: int) -> Delivery:
     key = f"m{message.id}-g{guardian.id}-{choice.channel or 'none'}-{seq}"
     if choice.channel is None:

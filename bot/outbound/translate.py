@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 DELAYED = "translation unavailable"
 
 
-def _hash(text: str) -> str:
+def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -138,7 +138,7 @@ class TranslationStep:
         backend = self.translator.name
         with self.factory() as session:
             for (source, target), texts in wanted.items():
-                hashes = {_hash(t): t for t in texts}
+                hashes = {text_hash(t): t for t in texts}
                 for hit in session.scalars(select(TranslationCache).where(
                         TranslationCache.backend == backend,
                         TranslationCache.source_language == source,
@@ -167,12 +167,12 @@ class TranslationStep:
                 TranslationCache.backend == backend,
                 TranslationCache.source_language == source,
                 TranslationCache.target_language == target,
-                TranslationCache.source_hash.in_([_hash(t) for t in pairs]))))
+                TranslationCache.source_hash.in_([text_hash(t) for t in pairs]))))
             session.add_all(
                 TranslationCache(backend=backend, source_language=source,
-                                 target_language=target, source_hash=_hash(text),
+                                 target_language=target, source_hash=text_hash(text),
                                  source_text=text, translated_text=translated)
-                for text, translated in pairs.items() if _hash(text) not in known)
+                for text, translated in pairs.items() if text_hash(text) not in known)
 
     def _store(self, rows: list[Delivery], parts: dict[int, dict[str, Masked]],
                found: dict[tuple[str, str, str], str], failures: dict[tuple[str, str], str],

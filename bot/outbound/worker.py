@@ -87,7 +87,7 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def _claimer_is_dead(claimed_by: str | None) -> bool:
+def claimer_is_dead(claimed_by: str | None) -> bool:
     """True only when the claimer ran on this host and its process no longer exists."""
     if not claimed_by:
         return True
@@ -236,7 +236,7 @@ class Worker:
         counts = {"sent": 0, "requeued": 0, "needs_review": 0}
         for row in rows:
             stale = force or row.claimed_at is None or row.claimed_at <= cutoff \
-                or _claimer_is_dead(row.claimed_by)
+                or claimer_is_dead(row.claimed_by)
             if not stale:
                 continue
             channel = self.channels.get(row.channel)

@@ -26,7 +26,7 @@ def _column_name(header: str) -> str:
     return re.sub(r"[\s\-]+", "_", header.strip().lstrip("\ufeff").lower())
 
 
-def _read(path: Path) -> list[tuple[int, dict[str, str], str | None]]:
+def read_rows(path: Path) -> list[tuple[int, dict[str, str], str | None]]:
     """Rows as (spreadsheet row number, {column: value}, problem); blank rows skipped."""
     try:
         text = path.read_text(encoding="utf-8-sig")

@@ -25,18 +25,18 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.errors import NotFoundError
-from bot.roster.file import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, _read
+from bot.roster.file import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, read_rows
 from bot.roster.values import (
-    _CHANNELS,
-    _GUARDIAN_COLS,
-    _LINK_COLS,
-    _STUDENT_COLS,
+    CHANNEL_COLUMNS,
+    GUARDIAN_COLUMNS,
+    LINK_COLUMNS,
+    STUDENT_COLUMNS,
+    RosterRow,
     RowError,
-    _parse,
-    _Row,
     normalise_email,
     normalise_language,
     normalise_phone,
+    parse_row,
 )
 from bot.store.audit import audit
 from bot.store.models import (
@@ -88,7 +88,7 @@ class _Outcome:
     number: int
     errors: list[RowError]
     warnings: list[RowError] = field(default_factory=list)
-    row: _Row | None = None  # None when the row was rejected
+    row: RosterRow | None = None  # None when the row was rejected
     changes: Counter[str] = field(default_factory=Counter)
 
 
@@ -139,12 +139,12 @@ class _Importer:
         self.new_guardians: set[str] = set()  # created by this import: not also "updated"
         self.pending = _Pending()
 
-    def contradiction(self, row: _Row) -> RowError | None:
+    def contradiction(self, row: RosterRow) -> RowError | None:
         """A row that disagrees with an earlier row about the same student or guardian."""
         for kind, key, values, columns in (
-                ("student", row.student[0], row.student, _STUDENT_COLS),
-                ("guardian", row.guardian[0], row.guardian, _GUARDIAN_COLS),
-                ("link", (row.student[0], row.guardian[0]), row.link, _LINK_COLS)):
+                ("student", row.student[0], row.student, STUDENT_COLUMNS),
+                ("guardian", row.guardian[0], row.guardian, GUARDIAN_COLUMNS),
+                ("link", (row.student[0], row.guardian[0]), row.link, LINK_COLUMNS)):
             earlier = self.seen[kind].get(key)
             if earlier is None:
                 continue
@@ -158,7 +158,7 @@ class _Importer:
 
     def take(self, number: int, cells: dict[str, str], region: str) -> _Outcome:
         """Check one row and stage its changes: edits to loaded rows, new rows pending."""
-        row, errors, warnings = _parse(number, cells, region, self.school.staff_language)
+        row, errors, warnings = parse_row(number, cells, region, self.school.staff_language)
         if row is not None and (clash := self.contradiction(row)) is not None:
             row, errors = None, [clash]
         if row is None:
@@ -175,7 +175,7 @@ class _Importer:
                 self.pending.remembered.append((kind, key))
         return _Outcome(number, [], warnings, row, changes)
 
-    def _stage(self, row: _Row) -> Counter[str]:
+    def _stage(self, row: RosterRow) -> Counter[str]:
         p, changes = self.pending, Counter[str]()
         name, kw_email, role = row.staff
         email_key = kw_email.lower()
@@ -218,7 +218,7 @@ class _Importer:
         elif guardian is not None:
             changed = self._edit(guardian, wanted)
             state = {c.channel: c for c in guardian.channels}
-            for channel in _CHANNELS:
+            for channel in CHANNEL_COLUMNS:
                 # The roster is the school's record of consent: a channel taken off the
                 # list is switched off, so it is no fallback either. Opt-outs stay.
                 current = state.get(channel)
@@ -367,7 +367,7 @@ def import_roster(factory: sessionmaker[Session], school_id: int, path: Path,
                   default_region: str,
                   progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Import a roster CSV: good rows are written, bad rows are reported and left out."""
-    rows = _read(path)
+    rows = read_rows(path)
     report = ImportReport(rows_total=len(rows))
     with factory(expire_on_commit=False) as session:
         school = session.get(School, school_id)

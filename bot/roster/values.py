@@ -1,6 +1,6 @@
 """Roster values: checking and normalising one row's cells (phone, email, language, channels).
 
-A row of cells becomes a `_Row` of clean values, or a list of `RowError`s saying which
+A row of cells becomes a `RosterRow` of clean values, or a list of `RowError`s saying which
 column is wrong and why. Nothing here touches the file or the database.
 """
 
@@ -24,7 +24,7 @@ _FICTION_PHONE = re.compile(r"^\+447700900\d{3}$")
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
 _CHANNEL_ALIASES = {"text": "sms", "e-mail": "email"}
-_CHANNELS = [c.value for c in ChannelName]
+CHANNEL_COLUMNS = [c.value for c in ChannelName]
 _LANGUAGE_NAMES = {name.lower(): code for code, name in Locale("en").languages.items()}
 _MAX_LEN = {"student_id": 64, "guardian_id": 64, "student_first_name": 100,
             "student_last_name": 100, "guardian_first_name": 100, "guardian_last_name": 100,
@@ -100,7 +100,7 @@ def _channels(raw: str) -> tuple[str, ...]:
         if not word:
             continue
         name = _CHANNEL_ALIASES.get(word, word)
-        if name not in _CHANNELS:
+        if name not in CHANNEL_COLUMNS:
             raise ValueError(f"{word!r} is not a channel; use sms, email or telegram, "
                              "separated by ;")
         if name not in out:
@@ -109,7 +109,7 @@ def _channels(raw: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class _Row:
+class RosterRow:
     number: int
     student: tuple[str, str, str, str | None, str]  # ref, first, last, class, key worker email
     staff: tuple[str, str, str | None]  # name, email, role description
@@ -121,15 +121,15 @@ class _Row:
         return self.guardian[3]
 
 
-_STUDENT_COLS = ("student_id", "student_first_name", "student_last_name", "class",
+STUDENT_COLUMNS = ("student_id", "student_first_name", "student_last_name", "class",
                  "key_worker_email")
-_GUARDIAN_COLS = ("guardian_id", "guardian_first_name", "guardian_last_name", "language",
+GUARDIAN_COLUMNS = ("guardian_id", "guardian_first_name", "guardian_last_name", "language",
                   "phone", "email", "preferred_channels")
-_LINK_COLS = ("relationship", "may_contact")
+LINK_COLUMNS = ("relationship", "may_contact")
 
 
-def _parse(number: int, cells: dict[str, str], region: str, default_language: str,
-           ) -> tuple[_Row | None, list[RowError], list[RowError]]:
+def parse_row(number: int, cells: dict[str, str], region: str, default_language: str,
+           ) -> tuple[RosterRow | None, list[RowError], list[RowError]]:
     """Check one row; returns the parsed row (None when bad), its errors and warnings."""
     errors: list[RowError] = []
 
@@ -169,7 +169,7 @@ def _parse(number: int, cells: dict[str, str], region: str, default_language: st
     warnings = []
     if may_contact and not checked["phone"] and not checked["email"]:
         warnings.append(RowError(number, "phone", "cannot be reached: no phone or email"))
-    row = _Row(
+    row = RosterRow(
         number=number,
         student=(cells["student_id"], cells["student_first_name"],
                  cells["student_last_name"], cells["class"] or None,
