@@ -17,27 +17,30 @@ from datetime import datetime
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine
 
-from bot.runtime.context import Context
-from bot.runtime.jobs import JobSpec, all_jobs
 from scheduler import clock as process_clock
 from scheduler.clock import Clock
+from scheduler.jobs import JobSpec
 from scheduler.lease import Lease, make_lease
 
 log = logging.getLogger(__name__)
 
 
 class SchedulerService:
-    """Waits for the lease, then runs the jobs until stopped or the lease is lost."""
+    """Waits for the lease, then runs the jobs until stopped or the lease is lost.
 
-    def __init__(self, ctx: Context, jobs: Sequence[JobSpec] | None = None, *,
+    `engine` is the database the lease lives in; `jobs` are what to run (each called with
+    the current time; bot.runtime.jobs.all_jobs builds the list for a running process).
+    """
+
+    def __init__(self, engine: Engine, jobs: Sequence[JobSpec], *,
                  clock: Clock | None = None, lease: Lease | None = None,
                  lease_seconds: float = 60.0, renew_seconds: float = 15.0,
                  misfire_grace_seconds: float = 300.0) -> None:
-        self.ctx = ctx
-        self.jobs = list(all_jobs() if jobs is None else jobs)
+        self.jobs = list(jobs)
         self.clock = clock or process_clock.now
-        self.lease = lease or make_lease(ctx.engine, ttl_seconds=lease_seconds,
+        self.lease = lease or make_lease(engine, ttl_seconds=lease_seconds,
                                          clock=self.clock)
         self.renew_seconds = renew_seconds
         self.misfire_grace = misfire_grace_seconds
@@ -47,7 +50,7 @@ class SchedulerService:
     def run_job(self, spec: JobSpec) -> int:
         """Run one job now (synchronously); errors are logged, never raised."""
         try:
-            done = int(spec.func(self.ctx, self.clock()) or 0)
+            done = int(spec.func(self.clock()) or 0)
         except Exception as exc:
             # the type only at ERROR: a database error's text carries the SQL parameters
             # (names, numbers, message bodies); the traceback goes to DEBUG

@@ -334,11 +334,12 @@ def telegram_link_cmd(
     ctx = context()
     if "telegram" not in ctx.channels:
         raise InvalidInputError("Telegram is not set up: set TELEGRAM_BOT_TOKEN first")
-    name = asyncio.run(bot_username(ctx))
+    name = asyncio.run(bot_username(ctx.settings.telegram, ctx.channels))
     with ctx.factory() as s, s.begin():
         school = ctx.school(s)
         row = guardian_by_ref(s, school.id, guardian)
-        rows = queue_welcome(s, row, set(ctx.channels), bot_username=name, ttl=link_ttl(ctx))
+        rows = queue_welcome(s, row, set(ctx.channels), bot_username=name,
+                            ttl=link_ttl(ctx.settings.telegram))
         summary = queued_summary(rows[0].message_id, rows) if rows else {"deliveries": []}
     print_queued(summary, as_json)
 

@@ -37,9 +37,11 @@ def scheduler_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the scheduler on its own: recurring jobs, while this process holds the lease."""
+    from bot.runtime.jobs import all_jobs
     from scheduler.service import SchedulerService
 
-    service = SchedulerService(context())
+    ctx = context()
+    service = SchedulerService(ctx.engine, all_jobs(ctx))
     if once:
         done = service.run_once()
         if done is None:

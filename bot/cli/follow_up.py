@@ -86,18 +86,16 @@ def tasks_done_cmd(
 
 
 def _run(name: str, as_json: bool, extra: dict[str, Any] | None = None) -> None:
-    from bot.follow_up.escalation import escalate_unanswered
-    from bot.follow_up.ladder import climb_ladder
-    from bot.follow_up.notify import notify_staff
-    from bot.follow_up.staff_tasks import nudge_positive_contact
+    from bot.runtime.jobs import follow_up_jobs
     from bot.store.models import utcnow
 
-    jobs = {"notify_staff": (notify_staff, "notification(s) sent to staff"),
-            "escalate_unanswered": (escalate_unanswered, "reply(ies) escalated to cover"),
-            "nudge_positive_contact": (nudge_positive_contact, "nudge(s) sent"),
-            "climb_ladder": (climb_ladder, "ladder step(s) taken")}
-    func, label = jobs[name]
-    done = func(context(), utcnow())
+    labels = {"notify_staff": "notification(s) sent to staff",
+              "escalate_unanswered": "reply(ies) escalated to cover",
+              "nudge_positive_contact": "nudge(s) sent",
+              "climb_ladder": "ladder step(s) taken"}
+    job = next(j for j in follow_up_jobs(context()) if j.name == name)
+    label = labels[name]
+    done = job.func(utcnow())
     if as_json:
         print_json({"job": name, "done": done, **(extra or {})})
     else:

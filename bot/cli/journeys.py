@@ -27,7 +27,8 @@ def reminders_cmd(send_due: SendDue = False, as_json: JsonOpt = False) -> None:
         out.print("reminders go out the day before each meeting, on their own when "
                   "`schoolgate serve` runs the scheduler; use --send-due to run it now")
         return
-    count = queue_due_reminders(context(), utcnow())
+    ctx = context()
+    count = queue_due_reminders(ctx.factory, set(ctx.channels), utcnow())
     if as_json:
         print_json({"queued": count})
     else:
@@ -44,7 +45,8 @@ def check_ins_cmd(typer_ctx: typer.Context, send_due: SendDue = False,
 
     ctx = context()
     if send_due:
-        count = queue_due_check_ins(ctx, utcnow())
+        count = queue_due_check_ins(ctx.factory, set(ctx.channels), ctx.settings.staff_language,
+                                    utcnow())
         if as_json:
             print_json({"queued": count})
         else:

@@ -14,20 +14,18 @@ not a shared queue: the family still has one point of contact.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.follow_up.notify import notify_inbound
 from bot.store.audit import audit
 from bot.store.models import Holiday, InboundMessage, InboundStatus, School, Staff, Student
+from channels.base import Channel
 from scheduler.school_hours import WorkingHours, working_hours
-
-if TYPE_CHECKING:
-    from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -137,18 +135,19 @@ def _escalate_one(session: Session, inbound_id: int, now: datetime) -> bool | No
     return True
 
 
-def escalate_unanswered(ctx: Context, now: datetime) -> int:
+def escalate_unanswered(factory: sessionmaker[Session], channels: Mapping[str, Channel],
+                        public_url: str, now: datetime) -> int:
     """Job: re-route replies unanswered after the working-hours limit; returns how many."""
-    with ctx.factory() as session:
+    with factory() as session:
         schools = list(session.scalars(select(School.policy)))
         # Working time never runs faster than the clock: a cheap bound for the query.
         shortest = min((escalate_after(p) for p in schools), default=escalate_after(None))
         ids = list(_open_replies(session, now - shortest))
     done = 0
     for inbound_id in ids:
-        with ctx.factory() as session, session.begin():
+        with factory() as session, session.begin():
             outcome = _escalate_one(session, inbound_id, now)
         if outcome:
             done += 1
-            notify_inbound(ctx, inbound_id, now)
+            notify_inbound(factory, channels, public_url, inbound_id, now)
     return done

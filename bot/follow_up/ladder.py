@@ -20,11 +20,11 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.follow_up.staff_tasks import PHONE_OR_VISIT, SENT_STATES, open_task
 from bot.inbound.inbox import responsible_staff
@@ -44,9 +44,6 @@ from bot.store.models import (
 from scheduler.cadence import hold_new
 from scheduler.policy import DEFAULT, Policy, PolicyError, parse_policy
 from scheduler.windows import is_open, next_open, zone
-
-if TYPE_CHECKING:
-    from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -223,18 +220,20 @@ def _step_delivery(message: Message, guardian: Guardian, school: School,
     return delivery
 
 
-def climb_ladder(ctx: Context, now: datetime) -> int:
-    """Job: take every silent family one step up the ladder; returns steps taken."""
-    available = set(ctx.channels)
+def climb_ladder(factory: sessionmaker[Session], available: Collection[str],
+                 now: datetime) -> int:
+    """Job: take every silent family one step up the ladder (on the `available` channels);
+    returns steps taken."""
+    available = set(available)
     done = 0
-    with ctx.factory() as session:
+    with factory() as session:
         schools = [(s.id, s.policy) for s in session.scalars(select(School))]
     for school_id, policy in schools:
         days, tries = ladder_settings(policy)
-        with ctx.factory() as session:
+        with factory() as session:
             rungs = silent_pairs(session, school_id, now, days, tries)
         for rung in rungs:
-            with ctx.factory() as session, session.begin():
+            with factory() as session, session.begin():
                 school = session.get(School, school_id)
                 assert school is not None
                 if climb_one(session, school, rung, available, now, tries):

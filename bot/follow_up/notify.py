@@ -19,10 +19,10 @@ import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.audit import audit
 from bot.store.db import rowcount
@@ -34,9 +34,6 @@ from bot.store.models import (
     Student,
 )
 from channels.base import Channel, DeliveryOutcome, DeliveryResult, OutgoingMessage
-
-if TYPE_CHECKING:
-    from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,17 +94,18 @@ async def _deliver(channels: Mapping[str, Channel], routes: list[tuple[str, str]
     return None, result
 
 
-def send_note(ctx: Context, staff: Staff, note: StaffNote) -> tuple[str | None, DeliveryResult]:
+def send_note(channels: Mapping[str, Channel], staff: Staff,
+              note: StaffNote) -> tuple[str | None, DeliveryResult]:
     """Send one note to a member of staff now; returns (channel used, result)."""
-    return run_sync(_deliver(ctx.channels, staff_routes(staff, ctx.channels), note))
+    return run_sync(_deliver(channels, staff_routes(staff, channels), note))
 
 
-def inbox_link(ctx: Context, inbound_id: int) -> str:
+def inbox_link(public_url: str, inbound_id: int) -> str:
     """Where a member of staff reads one reply."""
-    return f"{ctx.settings.public_url.rstrip('/')}/inbox/{inbound_id}"
+    return f"{public_url.rstrip('/')}/inbox/{inbound_id}"
 
 
-def reply_note(ctx: Context, inbound: InboundMessage, student: Student | None,
+def reply_note(public_url: str, inbound: InboundMessage, student: Student | None,
                staff: Staff) -> StaffNote:
     """The prompt for one reply: who it is about by student ref, and where to read it."""
     about = f"student {student.ref}" if student is not None else "a child not yet matched"
@@ -120,7 +118,7 @@ def reply_note(ctx: Context, inbound: InboundMessage, student: Student | None,
         subject = f"Please answer: a family's reply is waiting ({about})"
         first = (f"A family's reply about {about} has not been answered in the time the "
                  "school allows. You are named as cover, so it is now yours to answer.")
-    text = (f"{first}\n\nOpen it: {inbox_link(ctx, inbound.id)}\n"
+    text = (f"{first}\n\nOpen it: {inbox_link(public_url, inbound.id)}\n"
             f"(Without the web app: {fallback}, and answer with schoolgate reply --to "
             f"{inbound.id}.)\n\nThis note holds no names and no message text on purpose.")
     suffix = ":esc" if inbound.escalated_at is not None else ""
@@ -137,9 +135,10 @@ def _claim(session: Session, inbound_id: int, now: datetime) -> bool:
     return bool(changed)
 
 
-def notify_inbound(ctx: Context, inbound_id: int, now: datetime) -> bool:
+def notify_inbound(factory: sessionmaker[Session], channels: Mapping[str, Channel],
+                   public_url: str, inbound_id: int, now: datetime) -> bool:
     """Claim, send and record one reply's notification; True when a note went out."""
-    with ctx.factory() as session, session.begin():
+    with factory() as session, session.begin():
         inbound = session.get(InboundMessage, inbound_id)
         if inbound is None or inbound.routed_to_id is None:
             return False
@@ -147,12 +146,12 @@ def notify_inbound(ctx: Context, inbound_id: int, now: datetime) -> bool:
         if staff is None or not _claim(session, inbound_id, now):
             return False
         student = session.get(Student, inbound.student_id) if inbound.student_id else None
-        note = reply_note(ctx, inbound, student, staff)
+        note = reply_note(public_url, inbound, student, staff)
         audit(session, "system", "staff_notify_claimed", "inbound", inbound_id,
               staff_id=staff.id, key=note.key)
         session.expunge(staff)
-    channel, result = send_note(ctx, staff, note)
-    with ctx.factory() as session, session.begin():
+    channel, result = send_note(channels, staff, note)
+    with factory() as session, session.begin():
         if result.outcome is DeliveryOutcome.SENT:
             audit(session, "system", "staff_notified", "inbound", inbound_id,
                   staff_id=staff.id, channel=channel, key=note.key)
@@ -174,9 +173,10 @@ def notify_inbound(ctx: Context, inbound_id: int, now: datetime) -> bool:
         return False
 
 
-def notify_staff(ctx: Context, now: datetime) -> int:
+def notify_staff(factory: sessionmaker[Session], channels: Mapping[str, Channel],
+                 public_url: str, now: datetime) -> int:
     """Job: notify the person each newly routed reply went to; returns notes sent."""
-    with ctx.factory() as session:
+    with factory() as session:
         ids = list(session.scalars(
             select(InboundMessage.id)
             .where(InboundMessage.routed_to_id.is_not(None),
@@ -184,7 +184,8 @@ def notify_staff(ctx: Context, now: datetime) -> int:
                    InboundMessage.handled_at.is_(None),
                    InboundMessage.status == InboundStatus.ROUTED)
             .order_by(InboundMessage.id).limit(BATCH)))
-    return sum(notify_inbound(ctx, inbound_id, now) for inbound_id in ids)
+    return sum(notify_inbound(factory, channels, public_url, inbound_id, now)
+               for inbound_id in ids)
 
 
 def unsure_notifications(session: Session, now: datetime,

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     String,
@@ -28,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NotFoundError
 from bot.follow_up.notify import StaffNote, send_note
@@ -47,11 +48,8 @@ from bot.store.models import (
     Student,
     StudentGuardian,
 )
-from channels.base import DeliveryOutcome
+from channels.base import Channel, DeliveryOutcome
 from scheduler.school_hours import working_hours
-
-if TYPE_CHECKING:
-    from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -199,10 +197,10 @@ def _in_working_hours(school: School, now: datetime) -> bool:
     return local.weekday() in hours.days and hours.start <= local.time() < hours.end
 
 
-def nudge_note(ctx: Context, staff: Staff, waiting: int, days: int, key: str) -> StaffNote:
+def nudge_note(public_url: str, staff: Staff, waiting: int, days: int, key: str) -> StaffNote:
     """The daily nudge: a count and where to see the list; no child's name."""
     children = "child is" if waiting == 1 else "children are"
-    url = ctx.settings.public_url.rstrip("/")
+    url = public_url.rstrip("/")
     text = (f"{waiting} {children} on your list for good news: their families have heard "
             f"nothing positive from school in {days} days.\n\n"
             "Something small and true is enough (a kind act, a good effort, a step forward). "
@@ -214,14 +212,15 @@ def nudge_note(ctx: Context, staff: Staff, waiting: int, days: int, key: str) ->
                      text=text, key=key)
 
 
-def nudge_positive_contact(ctx: Context, now: datetime) -> int:
+def nudge_positive_contact(factory: sessionmaker[Session], channels: Mapping[str, Channel],
+                           public_url: str, now: datetime) -> int:
     """Job: refresh the positive-contact lists, then nudge each key worker at most once a
     day (in school hours) with how many children wait; returns nudges sent."""
     sent = 0
-    with ctx.factory() as session, session.begin():
+    with factory() as session, session.begin():
         school_ids = list(session.scalars(select(School.id)))
     for school_id in school_ids:
-        with ctx.factory() as session, session.begin():
+        with factory() as session, session.begin():
             school = session.get(School, school_id)
             assert school is not None
             refresh_positive_contact(session, school, now)
@@ -237,26 +236,27 @@ def nudge_positive_contact(ctx: Context, now: datetime) -> int:
                 .group_by(StaffTask.staff_id).order_by(StaffTask.staff_id)).all()
         for staff_id, count in waiting:
             assert staff_id is not None, "inner join to staff: staff_id is never NULL here"
-            sent += _nudge_one(ctx, staff_id, count, days, today.isoformat(), now)
+            sent += _nudge_one(factory, channels, public_url, staff_id, count, days,
+                               today.isoformat(), now)
     return sent
 
 
-def _nudge_one(ctx: Context, staff_id: int, count: int, days: int, day: str,
-               now: datetime) -> int:
+def _nudge_one(factory: sessionmaker[Session], channels: Mapping[str, Channel], public_url: str,
+               staff_id: int, count: int, days: int, day: str, now: datetime) -> int:
     key = f"nudge:{POSITIVE}:st{staff_id}:{day}"
     try:  # the claim: one mark per key worker and school day, committed before sending
-        with ctx.factory() as session, session.begin():
+        with factory() as session, session.begin():
             session.add(JobMark(key=key, created_at=now,
                                 detail={"staff_id": staff_id, "waiting": count,
                                         "state": "claimed"}))
     except IntegrityError:
         return 0  # nudged already today (or a crash left it unsure: not sent twice)
-    with ctx.factory() as session:
+    with factory() as session:
         staff = session.get(Staff, staff_id)
         assert staff is not None
         session.expunge(staff)
-    channel, result = send_note(ctx, staff, nudge_note(ctx, staff, count, days, key))
-    with ctx.factory() as session, session.begin():
+    channel, result = send_note(channels, staff, nudge_note(public_url, staff, count, days, key))
+    with factory() as session, session.begin():
         if result.outcome is DeliveryOutcome.TRANSIENT:
             session.execute(delete(JobMark).where(JobMark.key == key))  # retry next run
             return 0

@@ -13,14 +13,14 @@ import enum
 import hashlib
 import logging
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.config import TelegramSettings
 from bot.errors import ConfigurationError
 from bot.outbound.dispatch import dispatch
 from bot.outbound.render import format_when
@@ -37,10 +37,8 @@ from bot.store.models import (
     TelegramLink,
     utcnow,
 )
+from channels.base import Channel
 from translations import catalog_language, translations_for
-
-if TYPE_CHECKING:
-    from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +74,12 @@ def link_url(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username.lstrip('@')}?start={code}"
 
 
-async def bot_username(ctx: Context) -> str:
+async def bot_username(telegram: TelegramSettings, channels: Mapping[str, Channel]) -> str:
     """The bot's username for links: TELEGRAM_BOT_USERNAME, else asked of Telegram (getMe)."""
-    configured = ctx.settings.telegram.bot_username
+    configured = telegram.bot_username
     if configured:
         return configured.lstrip("@")
-    ask = getattr(ctx.channels.get(TELEGRAM), "username", None)
+    ask = getattr(channels.get(TELEGRAM), "username", None)
     if ask is None:
         raise ConfigurationError("Telegram links need TELEGRAM_BOT_USERNAME or a working "
                                  "TELEGRAM_BOT_TOKEN")
@@ -89,9 +87,9 @@ async def bot_username(ctx: Context) -> str:
     return name
 
 
-def link_ttl(ctx: Context) -> timedelta:
+def link_ttl(telegram: TelegramSettings) -> timedelta:
     """How long a new link works (TELEGRAM_LINK_TTL_HOURS)."""
-    return timedelta(hours=ctx.settings.telegram.link_ttl_hours)
+    return timedelta(hours=telegram.link_ttl_hours)
 
 
 def create_link(session: Session, guardian: Guardian, ttl: timedelta = DEFAULT_TTL, *,

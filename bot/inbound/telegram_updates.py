@@ -17,11 +17,12 @@ import re
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import TelegramSettings
 from bot.errors import ConfigurationError
 from bot.inbound import inbox
 from bot.inbound.telegram_link import (
@@ -35,9 +36,6 @@ from bot.store.audit import audit
 from bot.store.models import Guardian, InboundMessage, InboundStatus, School
 from channels.base import Channel, DeliveryResult, InboundParsed, OutgoingMessage
 from channels.telegram import parse_inbound
-
-if TYPE_CHECKING:
-    from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -181,23 +179,23 @@ async def retry_unprocessed(factory: sessionmaker[Session], channel: Channel | N
     return done
 
 
-def update_handler(ctx: Context) -> Callable[[Mapping[str, Any]], Awaitable[HandledUpdate]]:
+def update_handler(factory: sessionmaker[Session], channels: Mapping[str, Channel]
+                   ) -> Callable[[Mapping[str, Any]], Awaitable[HandledUpdate]]:
     """The function that takes one update for this process (webhook and poller alike)."""
 
     async def handle(update: Mapping[str, Any]) -> HandledUpdate:
-        channels = ctx.channels
-        return await handle_update(ctx.factory, update, channels.get("telegram"),
-                                   set(channels))
+        return await handle_update(factory, update, channels.get("telegram"), set(channels))
 
     return handle
 
 
-async def run_polling(ctx: Context, stop: asyncio.Event) -> None:
+async def run_polling(factory: sessionmaker[Session], channels: Mapping[str, Channel],
+                      telegram: TelegramSettings, stop: asyncio.Event) -> None:
     """Development mode: fetch updates with getUpdates until `stop` is set."""
-    if not ctx.settings.telegram.configured:
+    if not telegram.configured:
         raise ConfigurationError("telegram polling needs TELEGRAM_BOT_TOKEN")
     from channels.telegram_polling import TelegramPoller
 
-    poller = TelegramPoller(ctx.settings.telegram, update_handler(ctx),
-                            poll_timeout=ctx.settings.telegram.poll_timeout)
+    poller = TelegramPoller(telegram, update_handler(factory, channels),
+                            poll_timeout=telegram.poll_timeout)
     await poller.run(stop)

@@ -2,21 +2,22 @@
 
 Scheduled when an action point is recorded (one at its due date, and one a week after
 the meeting when it is the meeting's first action point) or by hand
-(`schoolgate check-ins schedule --meeting ID`). `queue_due_check_ins(ctx, now)` sends
-the due ones, idempotently (job_marks). A family's reply is attached to its check-in
+(`schoolgate check-ins schedule --meeting ID`). The job `queue_due_check_ins` sends the
+due ones, idempotently (job_marks). A family's reply is attached to its check-in
 (and so to the action point) and still goes to the key worker like every reply.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NotFoundError
 from bot.outbound.dispatch import dispatch
@@ -36,9 +37,6 @@ from bot.store.models import (
     Staff,
     Student,
 )
-
-if TYPE_CHECKING:
-    from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +117,8 @@ def schedule_for_meeting(session: Session, school_id: int, meeting_id: int
     return schedule_week_after(session, meeting, school.timezone if school else "UTC")
 
 
-def _send_one(session: Session, ctx: Context, check_in: CheckIn, now: datetime) -> bool:
+def _send_one(session: Session, available: Collection[str], staff_language: str,
+              check_in: CheckIn, now: datetime) -> bool:
     student = session.get(Student, check_in.student_id)
     if student is None:
         return False
@@ -132,11 +131,11 @@ def _send_one(session: Session, ctx: Context, check_in: CheckIn, now: datetime) 
         school_id=student.school_id, kind=MessageKind.CHECK_IN, author_id=author_id,
         student_id=student.id, source_text=action.description if action else "",
         source_language=(meeting.source_language if meeting else None)
-        or ctx.settings.staff_language,
+        or staff_language,
         details={"check_in_id": check_in.id, "action_point_id": check_in.action_point_id,
                  "meeting_message_id": check_in.meeting_message_id})
     session.add(message)
-    rows = dispatch(session, message, ctx.channels)
+    rows = dispatch(session, message, available)
     check_in.status = SENT
     check_in.message_id = message.id
     audit(session, "system", "check_in_sent", "check_in", check_in.id,
@@ -144,23 +143,25 @@ def _send_one(session: Session, ctx: Context, check_in: CheckIn, now: datetime) 
     return True
 
 
-def queue_due_check_ins(ctx: Context, now: datetime) -> int:
-    """Send every scheduled check-in that is due; returns how many were queued."""
-    with ctx.factory() as session:
+def queue_due_check_ins(factory: sessionmaker[Session], available: Collection[str],
+                        staff_language: str, now: datetime) -> int:
+    """Send every scheduled check-in that is due, on the `available` channels (in
+    `staff_language` when its meeting does not say); returns how many were queued."""
+    with factory() as session:
         due = list(session.scalars(select(CheckIn.id).where(
             CheckIn.status == SCHEDULED, CheckIn.due_at <= now).order_by(CheckIn.due_at)))
     queued = 0
     for check_in_id in due:
         key = f"check_in:{check_in_id}"
         try:
-            with ctx.factory() as session, session.begin():
+            with factory() as session, session.begin():
                 row = session.get(CheckIn, check_in_id)
                 if row is None or row.status != SCHEDULED or session.get(JobMark, key) is not None:
                     continue
                 session.add(JobMark(key=key, created_at=now,
                                     detail={"check_in_id": check_in_id}))
                 session.flush()  # claim first: a second runner stops here
-                queued += _send_one(session, ctx, row, now)
+                queued += _send_one(session, available, staff_language, row, now)
         except IntegrityError:
             log.info("check-in %s already claimed", check_in_id)
     if queued:

@@ -36,9 +36,11 @@ async def run_background(ctx: Context, stop: asyncio.Event, *, route_replies: bo
         tasks.append(asyncio.create_task(route_replies_forever(ctx, stop),
                                          name="reply-routing"))
     if scheduler and ctx.settings.scheduler_enabled:
+        from bot.runtime.jobs import all_jobs
         from scheduler.service import SchedulerService  # waits for the lease if another runs
 
-        tasks.append(asyncio.create_task(SchedulerService(ctx).run(stop), name="scheduler"))
+        tasks.append(asyncio.create_task(
+            SchedulerService(ctx.engine, all_jobs(ctx)).run(stop), name="scheduler"))
     if ctx.settings.imap.configured:
         from bot.inbound.email_replies import poll_mailbox
 
@@ -49,7 +51,8 @@ async def run_background(ctx: Context, stop: asyncio.Event, *, route_replies: bo
     if tg.configured and tg.mode == "polling":
         from bot.inbound.telegram_updates import run_polling
 
-        tasks.append(asyncio.create_task(run_polling(ctx, stop), name="telegram-polling"))
+        tasks.append(asyncio.create_task(
+            run_polling(ctx.factory, ctx.channels, tg, stop), name="telegram-polling"))
     log.info("running %d background task(s)", len(tasks))
     await asyncio.gather(*tasks, return_exceptions=True)
 

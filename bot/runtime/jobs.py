@@ -1,30 +1,24 @@
-"""The recurring jobs the scheduler runs: each `(ctx, now) -> int`, idempotent.
+"""The recurring jobs a running process gives the scheduler, bound to its Context.
 
-A job opens its own sessions from ctx.factory and returns how many things it did.
-State lives in our database (held rows, job_marks keys), never in APScheduler.
+Each job is a `(now) -> int` callable (scheduler.jobs.JobSpec): it opens its own
+sessions, is idempotent, and returns how many things it did. State lives in our database
+(held rows, job_marks keys), never in APScheduler. The context is read when a job runs,
+not when the list is built, so building the list connects to nothing.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from bot.follow_up.escalation import escalate_unanswered
+from bot.follow_up.ladder import climb_ladder
+from bot.follow_up.notify import notify_staff
+from bot.follow_up.staff_tasks import nudge_positive_contact
+from bot.journeys.check_ins import queue_due_check_ins
+from bot.journeys.meetings.reminders import queue_due_reminders
 from bot.runtime.context import Context
 from scheduler.cadence import release_held
-
-JobFunc = Callable[[Context, datetime], int]
-
-
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """A recurring job: its name, how often it runs, and the function."""
-
-    name: str
-    every_seconds: float
-    func: JobFunc
+from scheduler.jobs import JobSpec
 
 
 def release_job(ctx: Context, now: datetime) -> int:
@@ -33,41 +27,38 @@ def release_job(ctx: Context, now: datetime) -> int:
         return release_held(session, now)
 
 
-def _optional(module: str, attr: str) -> Any:
-    """`module.attr` if that module exists yet, else None (other errors still raise)."""
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
+def cadence_jobs(ctx: Context) -> list[JobSpec]:
+    """Deliveries the cadence policy held, released when their time comes."""
+    return [JobSpec("release_held", 60, lambda now: release_job(ctx, now))]
 
 
-OWN_JOBS: list[JobSpec] = [JobSpec("release_held", 60, release_job)]
+def follow_up_jobs(ctx: Context) -> list[JobSpec]:
+    """Following up with people: notify staff, escalate, nudge, climb the ladder."""
+    return [
+        # a reply waits at most a minute to be flagged
+        JobSpec("notify_staff", 60, lambda now: notify_staff(
+            ctx.factory, ctx.channels, ctx.settings.public_url, now)),
+        JobSpec("escalate_unanswered", 300, lambda now: escalate_unanswered(
+            ctx.factory, ctx.channels, ctx.settings.public_url, now)),
+        # once a day is enforced by the job itself
+        JobSpec("nudge_positive_contact", 1800, lambda now: nudge_positive_contact(
+            ctx.factory, ctx.channels, ctx.settings.public_url, now)),
+        # the ladder counts in days
+        JobSpec("climb_ladder", 3600, lambda now: climb_ladder(
+            ctx.factory, set(ctx.channels), now)),
+    ]
 
 
-def all_jobs() -> list[JobSpec]:
-    """Every recurring job: ours, the people engineer's and the journeys' ones.
-
-    Guarded imports, only until these modules exist in every checkout; the lead can
-    turn each into a plain import then. A module that exists but fails to import still
-    raises. Resolved on first use, not at import, because bot.runtime.follow_up_jobs imports
-    this module for JobSpec.
-    """
-    jobs = list(OWN_JOBS)
-    people = _optional("bot.runtime.follow_up_jobs", "PEOPLE_JOBS")
-    jobs += list(people or [])
-    reminders = _optional("bot.journeys.meetings.reminders", "queue_due_reminders")
-    if reminders is not None:
-        jobs.append(JobSpec("meeting_reminders", 300, reminders))
-    check_ins = _optional("bot.journeys.check_ins", "queue_due_check_ins")
-    if check_ins is not None:
-        jobs.append(JobSpec("check_ins", 300, check_ins))
-    return jobs
+def journey_jobs(ctx: Context) -> list[JobSpec]:
+    """Meeting reminders and check-ins after meetings."""
+    return [
+        JobSpec("meeting_reminders", 300, lambda now: queue_due_reminders(
+            ctx.factory, set(ctx.channels), now)),
+        JobSpec("check_ins", 300, lambda now: queue_due_check_ins(
+            ctx.factory, set(ctx.channels), ctx.settings.staff_language, now)),
+    ]
 
 
-def __getattr__(name: str) -> Any:
-    """`bot.runtime.jobs.JOBS`: the full list, built when first asked for."""
-    if name == "JOBS":
-        return all_jobs()
-    raise AttributeError(name)
+def all_jobs(ctx: Context) -> list[JobSpec]:
+    """Every recurring job of this process, in the order the scheduler runs them."""
+    return [*cadence_jobs(ctx), *follow_up_jobs(ctx), *journey_jobs(ctx)]

@@ -45,7 +45,7 @@ async def telegram_update(request: Request) -> JSONResponse:
     if not isinstance(update, dict):
         return JSONResponse({"ok": False, "error": "not an update"}, status_code=400)
     try:
-        handled = await update_handler(ctx)(update)
+        handled = await update_handler(ctx.factory, ctx.channels)(update)
     except Exception as exc:  # not stored: a non-2xx answer makes Telegram retry
         log.warning("telegram update not stored (%s)", type(exc).__name__)
         return JSONResponse({"ok": False, "error": "not stored, try again"}, status_code=503)

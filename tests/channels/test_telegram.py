@@ -347,7 +347,8 @@ def test_polling_stores_and_routes_through_the_core(ctx: Context,
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(run_polling(ctx, stop))
+        task = asyncio.create_task(run_polling(ctx.factory, ctx.channels,
+                                               ctx.settings.telegram, stop))
         while len(standin.calls("getUpdates")) < 2:  # the second call confirms both updates
             await asyncio.sleep(0.01)
         stop.set()

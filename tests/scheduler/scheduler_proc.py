@@ -22,9 +22,9 @@ if __package__ in (None, ""):  # run as a script: make `bot` and `scheduler` imp
 
 from bot.config import Settings
 from bot.runtime.context import Context
-from bot.runtime.jobs import JobSpec
 from scheduler.cadence import release_held
 from scheduler.clock import FakeClock
+from scheduler.jobs import JobSpec
 from scheduler.service import SchedulerService
 
 
@@ -39,7 +39,7 @@ def main() -> int:
     ctx = Context(Settings(_env_file=None, database_url=args.db))  # type: ignore[call-arg]
     batches = 0
 
-    def release_in_batches(ctx: Context, now: datetime) -> int:
+    def release_in_batches(now: datetime) -> int:
         nonlocal batches
         total = 0
         while True:
@@ -55,7 +55,7 @@ def main() -> int:
                 print("done", flush=True)
                 return total
 
-    service = SchedulerService(ctx, [JobSpec("release", 3600, release_in_batches)],
+    service = SchedulerService(ctx.engine, [JobSpec("release", 3600, release_in_batches)],
                                clock=FakeClock(datetime.fromisoformat(args.now)),
                                renew_seconds=0.2)
 

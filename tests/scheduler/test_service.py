@@ -19,7 +19,6 @@ from sqlalchemy import insert, select
 
 from bot.outbound.worker import Worker, WorkerPolicy
 from bot.runtime.context import Context
-from bot.runtime.jobs import JobSpec
 from bot.store import make_engine, make_session_factory
 from bot.store.models import (
     Delivery,
@@ -31,6 +30,7 @@ from bot.store.models import (
     new_token,
 )
 from scheduler.cadence import release_held
+from scheduler.jobs import JobSpec
 from scheduler.lease import make_lease
 from scheduler.service import SchedulerService
 from tests.worker_proc import JournalChannel, read_journal
@@ -141,7 +141,7 @@ def test_killed_mid_run_and_restarted_neither_loses_nor_repeats_a_message(
 def test_jobs_run_only_while_the_lease_is_held(ctx: Context) -> None:
     calls: list[datetime] = []
 
-    def job(_ctx: Context, now: datetime) -> int:
+    def job(now: datetime) -> int:
         calls.append(now)
         return 1
 
@@ -149,7 +149,7 @@ def test_jobs_run_only_while_the_lease_is_held(ctx: Context) -> None:
     other = make_lease(make_engine(ctx.settings.database_url), "elsewhere:1:x")
     assert other.acquire()
     try:
-        blocked = SchedulerService(ctx, [spec], clock=lambda: NOW)
+        blocked = SchedulerService(ctx.engine, [spec], clock=lambda: NOW)
         assert blocked.run_once() is None and calls == []
 
         async def run_briefly() -> None:
@@ -164,7 +164,7 @@ def test_jobs_run_only_while_the_lease_is_held(ctx: Context) -> None:
     finally:
         other.release()
         other.engine.dispose()  # type: ignore[attr-defined]
-    service = SchedulerService(ctx, [spec], clock=lambda: NOW, renew_seconds=0.05)
+    service = SchedulerService(ctx.engine, [spec], clock=lambda: NOW, renew_seconds=0.05)
 
     async def run_until_called() -> None:
         stop = asyncio.Event()
@@ -183,11 +183,11 @@ def test_jobs_run_only_while_the_lease_is_held(ctx: Context) -> None:
 
 
 def test_a_failing_job_is_logged_and_the_others_still_run(ctx: Context) -> None:
-    def broken(_ctx: Context, _now: datetime) -> int:
+    def broken(_now: datetime) -> int:
         raise RuntimeError("boom")
 
-    service = SchedulerService(ctx, [JobSpec("broken", 60, broken),
-                                     JobSpec("fine", 60, lambda _c, _n: 2)],
+    service = SchedulerService(ctx.engine, [JobSpec("broken", 60, broken),
+                                            JobSpec("fine", 60, lambda _n: 2)],
                                clock=lambda: NOW)
     assert service.run_once() == {"broken": 0, "fine": 2}
 
@@ -195,10 +195,10 @@ def test_a_failing_job_is_logged_and_the_others_still_run(ctx: Context) -> None:
 def test_a_failing_job_logs_no_personal_data_above_debug(
         ctx: Context, caplog: pytest.LogCaptureFixture) -> None:
     """A database error's text carries its SQL parameters: only the type is logged."""
-    def broken(_ctx: Context, _now: datetime) -> int:
+    def broken(_now: datetime) -> int:
         raise RuntimeError("INSERT ... parameters ('+447700900123', 'Zofia is unwell')")
 
-    service = SchedulerService(ctx, [JobSpec("broken", 60, broken)], clock=lambda: NOW)
+    service = SchedulerService(ctx.engine, [JobSpec("broken", 60, broken)], clock=lambda: NOW)
     with caplog.at_level(logging.INFO):
         service.run_once()
     shown = [r for r in caplog.records if r.levelno >= logging.INFO]

@@ -1,6 +1,6 @@
 """Meeting reminders: the day before, to each guardian who chose a time, and to no one else.
 
-A recurring job (`queue_due_reminders(ctx, now)`, run by the scheduler or by
+A recurring job (`queue_due_reminders(factory, available, now)`, run by the scheduler or by
 `schoolgate reminders --send-due`). Each reminder is claimed in the job_marks ledger
 in the same transaction as its message and outbox row, so running the job twice, or
 again after a crash, never sends a second one.
@@ -9,30 +9,28 @@ again after a crash, never sends a second one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.outbound.dispatch import dispatch
 from bot.outbound.render import guardian_zone
 from bot.store.audit import audit
 from bot.store.models import Guardian, JobMark, MeetingResponse, Message, MessageKind, School
 
-if TYPE_CHECKING:
-    from bot.runtime.context import Context
-
 log = logging.getLogger(__name__)
 
 LOOK_BACK_DAYS = 120  # invitations older than this have long had their meeting
 
 
-def _chosen_slots(ctx: Context, now: datetime) -> list[tuple[int, int, datetime]]:
+def _chosen_slots(factory: sessionmaker[Session], now: datetime) -> list[tuple[int, int, datetime]]:
     """(invitation id, guardian id, chosen time) for every guardian whose latest answer is a
     time that is still ahead."""
     latest: dict[tuple[int, int], MeetingResponse] = {}
-    with ctx.factory() as session:
+    with factory() as session:
         rows = session.execute(
             select(MeetingResponse, Message)
             .join(Message, Message.id == MeetingResponse.message_id)
@@ -59,13 +57,15 @@ def reminder_key(message_id: int, guardian_id: int, when: datetime) -> str:
     return f"reminder:m{message_id}:g{guardian_id}:{when.isoformat()}"
 
 
-def queue_due_reminders(ctx: Context, now: datetime) -> int:
-    """Queue tomorrow's meeting reminders (by each guardian's own date); returns how many."""
+def queue_due_reminders(factory: sessionmaker[Session], available: Collection[str],
+                        now: datetime) -> int:
+    """Queue tomorrow's meeting reminders (by each guardian's own date) on the `available`
+    channels; returns how many."""
     queued = 0
-    for message_id, guardian_id, when in _chosen_slots(ctx, now):
+    for message_id, guardian_id, when in _chosen_slots(factory, now):
         key = reminder_key(message_id, guardian_id, when)
         try:
-            with ctx.factory() as session, session.begin():
+            with factory() as session, session.begin():
                 if session.get(JobMark, key) is not None:
                     continue
                 invitation = session.get(Message, message_id)
@@ -86,7 +86,7 @@ def queue_due_reminders(ctx: Context, now: datetime) -> int:
                     details={"meeting_message_id": message_id, "when": when.isoformat(),
                              "where": invitation.details.get("where", "")})
                 session.add(reminder)
-                rows = dispatch(session, reminder, ctx.channels, guardians=[guardian])
+                rows = dispatch(session, reminder, available, guardians=[guardian])
                 session.get(JobMark, key).detail = {  # type: ignore[union-attr]
                     "message_id": message_id, "guardian_id": guardian_id,
                     "reminder_id": reminder.id}

@@ -8,11 +8,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 
 from bot.follow_up.escalation import escalate_unanswered
-from bot.follow_up.notify import notify_staff
 from bot.inbound.staff_reply import reply_to_inbound
 from bot.runtime.context import Context
 from bot.store.models import AuditEntry, Holiday, Staff
-from tests.bot.follow_up.test_notify import mails_to
+from tests.bot.follow_up.test_notify import mails_to, notify
 from tests.bot.people_world import (
     ADMIN,
     COVER,
@@ -36,19 +35,24 @@ MONDAY_1231 = datetime(2026, 11, 23, 12, 31, tzinfo=UTC)
 TUESDAY_1231 = datetime(2026, 11, 24, 12, 31, tzinfo=UTC)
 
 
+def escalate(ctx: Context, now: datetime) -> int:
+    """The escalate_unanswered job with this context's factory, channels and public URL."""
+    return escalate_unanswered(ctx.factory, ctx.channels, ctx.settings.public_url, now)
+
+
 def test_friday_afternoon_reply_escalates_on_monday_not_over_the_weekend(
         mail_ctx: Context, smtp: SmtpStandIn) -> None:
     world = build_world(mail_ctx, escalate_after_hours=4)
     reply_id = family_replies(mail_ctx, world, FRIDAY_1600)
-    assert notify_staff(mail_ctx, FRIDAY_1600) == 1
+    assert notify(mail_ctx, FRIDAY_1600) == 1
 
-    assert escalate_unanswered(mail_ctx, SATURDAY) == 0
-    assert escalate_unanswered(mail_ctx, MONDAY_1200) == 0  # 3.5 working hours so far
+    assert escalate(mail_ctx, SATURDAY) == 0
+    assert escalate(mail_ctx, MONDAY_1200) == 0  # 3.5 working hours so far
     assert inbound(mail_ctx, reply_id).routed_to_id == world.key_worker
 
-    assert escalate_unanswered(mail_ctx, MONDAY_1231) == 1
-    assert escalate_unanswered(mail_ctx, TUESDAY_1231) == 0  # never twice
-    assert notify_staff(mail_ctx, TUESDAY_1231) == 0
+    assert escalate(mail_ctx, MONDAY_1231) == 1
+    assert escalate(mail_ctx, TUESDAY_1231) == 0  # never twice
+    assert notify(mail_ctx, TUESDAY_1231) == 0
 
     row = inbound(mail_ctx, reply_id)
     assert row.routed_to_id == world.cover and row.escalated_at == MONDAY_1231
@@ -70,7 +74,7 @@ def test_a_reply_answered_in_time_never_escalates(mail_ctx: Context, smtp: SmtpS
         reply_to_inbound(s, reply_id, worker, "Thank you, I will call you at 9.",
                          set(mail_ctx.channels))
 
-    assert escalate_unanswered(mail_ctx, TUESDAY_1231) == 0
+    assert escalate(mail_ctx, TUESDAY_1231) == 0
     row = inbound(mail_ctx, reply_id)
     assert row.routed_to_id == world.key_worker and row.escalated_at is None
     assert row.handled_by_id == world.key_worker
@@ -84,8 +88,8 @@ def test_a_school_holiday_does_not_count_as_working_time(mail_ctx: Context) -> N
                       ends_on=date(2026, 11, 23), name="staff training day"))
     reply_id = family_replies(mail_ctx, world, FRIDAY_1600)
 
-    assert escalate_unanswered(mail_ctx, MONDAY_1231) == 0
-    assert escalate_unanswered(mail_ctx, TUESDAY_1231) == 1
+    assert escalate(mail_ctx, MONDAY_1231) == 0
+    assert escalate(mail_ctx, TUESDAY_1231) == 1
     assert inbound(mail_ctx, reply_id).routed_to_id == world.cover
 
 
@@ -95,7 +99,7 @@ def test_with_the_cover_away_the_admin_takes_it(mail_ctx: Context, smtp: SmtpSta
         s.get(Staff, world.cover).away = True  # type: ignore[union-attr]
     reply_id = family_replies(mail_ctx, world, FRIDAY_1600)
 
-    assert escalate_unanswered(mail_ctx, MONDAY_1231) == 1
+    assert escalate(mail_ctx, MONDAY_1231) == 1
 
     assert inbound(mail_ctx, reply_id).routed_to_id == world.admin
     assert len(mails_to(smtp, ADMIN)) == 1

@@ -68,11 +68,12 @@ def test_a_silent_family_climbs_to_the_next_channel_then_gets_a_phone_task(ctx: 
     world = build_world(ctx)
     message_id = check_in(ctx, world)
 
-    assert climb_ladder(ctx, MONDAY_1000 + timedelta(days=3) - timedelta(hours=1)) == 0
+    assert climb_ladder(ctx.factory, set(ctx.channels),
+                        MONDAY_1000 + timedelta(days=3) - timedelta(hours=1)) == 0
 
     thursday = MONDAY_1000 + timedelta(days=3, hours=1)
-    assert climb_ladder(ctx, thursday) == 1
-    assert climb_ladder(ctx, thursday) == 0  # twice does nothing more
+    assert climb_ladder(ctx.factory, set(ctx.channels), thursday) == 1
+    assert climb_ladder(ctx.factory, set(ctx.channels), thursday) == 0  # twice does nothing more
     rows = deliveries(ctx, message_id)
     assert [(r.channel, r.idempotency_key) for r in rows[1:]] == \
         [("email", f"ladder:{message_id}:{world.guardian}:1")]
@@ -81,7 +82,7 @@ def test_a_silent_family_climbs_to_the_next_channel_then_gets_a_phone_task(ctx: 
 
     # No channel left: the same one again, at the other end of the day (early evening).
     sunday = thursday + timedelta(days=3, hours=1)
-    assert climb_ladder(ctx, sunday) == 1
+    assert climb_ladder(ctx.factory, set(ctx.channels), sunday) == 1
     step2 = deliveries(ctx, message_id)[2]
     assert step2.channel == "email"
     assert step2.idempotency_key == f"ladder:{message_id}:{world.guardian}:2"
@@ -90,8 +91,8 @@ def test_a_silent_family_climbs_to_the_next_channel_then_gets_a_phone_task(ctx: 
 
     assert phone_tasks(ctx) == []
     later = step2.next_attempt_at + timedelta(days=3, hours=1)
-    assert climb_ladder(ctx, later) == 1
-    assert climb_ladder(ctx, later + timedelta(days=5)) == 0
+    assert climb_ladder(ctx.factory, set(ctx.channels), later) == 1
+    assert climb_ladder(ctx.factory, set(ctx.channels), later + timedelta(days=5)) == 0
     tasks = phone_tasks(ctx)
     assert len(tasks) == 1
     assert tasks[0].staff_id == world.key_worker and tasks[0].guardian_id == world.guardian
@@ -108,7 +109,7 @@ def test_a_family_who_replied_is_not_chased(ctx: Context) -> None:
     message_id = check_in(ctx, world)
     family_replies(ctx, world, MONDAY_1000 + timedelta(hours=5), "All good thanks")
 
-    assert climb_ladder(ctx, MONDAY_1000 + timedelta(days=10)) == 0
+    assert climb_ladder(ctx.factory, set(ctx.channels), MONDAY_1000 + timedelta(days=10)) == 0
     assert len(deliveries(ctx, message_id)) == 1
     with ctx.factory() as s:
         assert world.guardian not in {g.id for g, _ in unreachable_guardians(s, ctx.channels)}
@@ -122,7 +123,7 @@ def test_an_invitation_answered_with_a_time_is_not_chased(ctx: Context) -> None:
         s.add(MeetingResponse(message_id=message_id, guardian_id=world.guardian, kind="slot",
                               slot=1))
 
-    assert climb_ladder(ctx, MONDAY_1000 + timedelta(days=4)) == 0
+    assert climb_ladder(ctx.factory, set(ctx.channels), MONDAY_1000 + timedelta(days=4)) == 0
     assert len(deliveries(ctx, message_id)) == 1
 
 
@@ -131,7 +132,7 @@ def test_nobody_is_invited_again_to_a_meeting_that_is_over(ctx: Context) -> None
     meeting = (MONDAY_1000 + timedelta(days=2)).isoformat()
     message_id = check_in(ctx, world, kind=MessageKind.INVITATION, options=[meeting])
 
-    assert climb_ladder(ctx, MONDAY_1000 + timedelta(days=4)) == 0
+    assert climb_ladder(ctx.factory, set(ctx.channels), MONDAY_1000 + timedelta(days=4)) == 0
     assert len(deliveries(ctx, message_id)) == 1
 
 
@@ -141,5 +142,5 @@ def test_a_later_invitation_unanswered_is_tried_on_email(ctx: Context) -> None:
     message_id = check_in(ctx, world, kind=MessageKind.INVITATION, options=[meeting],
                           where="Room 4", minutes=30, who=[])
 
-    assert climb_ladder(ctx, MONDAY_1000 + timedelta(days=4)) == 1
+    assert climb_ladder(ctx.factory, set(ctx.channels), MONDAY_1000 + timedelta(days=4)) == 1
     assert [r.channel for r in deliveries(ctx, message_id)] == ["sms", "email"]

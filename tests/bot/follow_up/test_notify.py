@@ -35,6 +35,11 @@ __all__ = ["mail_ctx", "smtp"]  # fixtures used by name
 TUESDAY = datetime(2026, 11, 17, 10, 0, tzinfo=UTC)
 
 
+def notify(ctx: Context, now: datetime) -> int:
+    """The notify_staff job with this context's session factory, channels and public URL."""
+    return notify_staff(ctx.factory, ctx.channels, ctx.settings.public_url, now)
+
+
 def mails_to(server: SmtpStandIn, address: str) -> list[str]:
     """Subject and body of each message the stand-in accepted for `address`."""
     out = []
@@ -51,8 +56,8 @@ def test_key_worker_mailbox_gets_one_prompt_without_the_reply(mail_ctx: Context,
     world = build_world(mail_ctx)
     reply_id = family_replies(mail_ctx, world, TUESDAY)
 
-    assert notify_staff(mail_ctx, TUESDAY) == 1
-    assert notify_staff(mail_ctx, TUESDAY) == 0  # the second run finds nothing to do
+    assert notify(mail_ctx, TUESDAY) == 1
+    assert notify(mail_ctx, TUESDAY) == 0  # the second run finds nothing to do
 
     mails = mails_to(smtp, KEY_WORKER)
     assert len(mails) == 1
@@ -71,11 +76,11 @@ def test_a_transient_smtp_failure_is_retried_on_the_next_run(mail_ctx: Context,
     reply_id = family_replies(mail_ctx, world, TUESDAY)
     smtp.fail_next("DATA", "451 4.3.0 try again later")
 
-    assert notify_staff(mail_ctx, TUESDAY) == 0
+    assert notify(mail_ctx, TUESDAY) == 0
     assert mails_to(smtp, KEY_WORKER) == []
     assert inbound(mail_ctx, reply_id).notified_at is None  # the claim was given back
 
-    assert notify_staff(mail_ctx, TUESDAY) == 1
+    assert notify(mail_ctx, TUESDAY) == 1
     assert len(mails_to(smtp, KEY_WORKER)) == 1
 
 
@@ -88,7 +93,7 @@ def test_a_crash_after_the_claim_is_listed_not_resent(mail_ctx: Context,
         audit(s, "system", "staff_notify_claimed", "inbound", reply_id,
               staff_id=world.key_worker)
 
-    assert notify_staff(mail_ctx, TUESDAY) == 0
+    assert notify(mail_ctx, TUESDAY) == 0
     assert mails_to(smtp, KEY_WORKER) == []
     with mail_ctx.factory() as s:
         when = s.scalar(select(AuditEntry.at).where(AuditEntry.action == "staff_notify_claimed"))
@@ -110,7 +115,7 @@ def test_a_key_worker_with_telegram_hears_there_instead(mail_ctx: Context, smtp:
         s.get(Staff, world.key_worker).telegram_chat_id = "770001"  # type: ignore[union-attr]
     family_replies(mail_ctx, world, TUESDAY)
 
-    assert notify_staff(mail_ctx, TUESDAY) == 1
+    assert notify(mail_ctx, TUESDAY) == 1
 
     texts = telegram.texts_to("770001")
     assert len(texts) == 1
@@ -123,7 +128,7 @@ def test_without_providers_the_note_lands_in_the_outbox_folder(ctx: Context) -> 
     world = build_world(ctx)
     family_replies(ctx, world, TUESDAY)
 
-    assert notify_staff(ctx, TUESDAY) == 1
+    assert notify(ctx, TUESDAY) == 1
 
     files = list((ctx.settings.outbox_dir / "email").glob("notify*.eml"))
     assert len(files) == 1

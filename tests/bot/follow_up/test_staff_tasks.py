@@ -31,6 +31,11 @@ TUESDAY_0900 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 LONG_AGO = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 
 
+def nudge(ctx: Context, now: datetime) -> int:
+    """The nudge_positive_contact job with this context's factory, channels and public URL."""
+    return nudge_positive_contact(ctx.factory, ctx.channels, ctx.settings.public_url, now)
+
+
 def good_news(ctx: Context, student_id: int, sent_at: datetime,
               status: str = DeliveryStatus.SENT) -> None:
     """A good-news note about the child that reached (or not) one guardian at `sent_at`."""
@@ -80,8 +85,8 @@ def open_tasks(ctx: Context) -> list[tuple[int | None, int | None]]:
 def test_overdue_children_are_listed_once_for_their_key_worker(mail_ctx: Context) -> None:
     ids = school_of_four(mail_ctx)
 
-    nudge_positive_contact(mail_ctx, TUESDAY_0900)
-    nudge_positive_contact(mail_ctx, TUESDAY_0900 + timedelta(minutes=30))
+    nudge(mail_ctx, TUESDAY_0900)
+    nudge(mail_ctx, TUESDAY_0900 + timedelta(minutes=30))
 
     expected = sorted([(ids["worker"], ids["overdue1"]), (ids["worker"], ids["overdue2"])])
     assert open_tasks(mail_ctx) == expected
@@ -91,7 +96,7 @@ def test_the_nudge_arrives_once_a_day_however_often_the_job_runs(mail_ctx: Conte
                                                                  smtp: SmtpStandIn) -> None:
     school_of_four(mail_ctx)
 
-    sent = [nudge_positive_contact(mail_ctx, TUESDAY_0900 + timedelta(hours=h))
+    sent = [nudge(mail_ctx, TUESDAY_0900 + timedelta(hours=h))
             for h in (0, 1, 2, 6)]
     assert sent == [1, 0, 0, 0]
     mails = mails_to(smtp, KEY_WORKER)
@@ -101,14 +106,14 @@ def test_the_nudge_arrives_once_a_day_however_often_the_job_runs(mail_ctx: Conte
         assert name not in mails[0]
     assert mails_to(smtp, COVER) == []
 
-    assert nudge_positive_contact(mail_ctx, TUESDAY_0900 + timedelta(hours=11)) == 0  # 20:00
-    assert nudge_positive_contact(mail_ctx, TUESDAY_0900 + timedelta(days=1)) == 1
+    assert nudge(mail_ctx, TUESDAY_0900 + timedelta(hours=11)) == 0  # 20:00
+    assert nudge(mail_ctx, TUESDAY_0900 + timedelta(days=1)) == 1
     assert len(mails_to(smtp, KEY_WORKER)) == 2
 
 
 def test_no_nudge_at_the_weekend(mail_ctx: Context, smtp: SmtpStandIn) -> None:
     school_of_four(mail_ctx)
-    assert nudge_positive_contact(mail_ctx, datetime(2026, 11, 28, 10, 0, tzinfo=UTC)) == 0
+    assert nudge(mail_ctx, datetime(2026, 11, 28, 10, 0, tzinfo=UTC)) == 0
     assert mails_to(smtp, KEY_WORKER) == []
     assert len(open_tasks(mail_ctx)) == 2  # the list is still kept up to date
 
@@ -116,11 +121,11 @@ def test_no_nudge_at_the_weekend(mail_ctx: Context, smtp: SmtpStandIn) -> None:
 def test_good_news_sent_closes_the_task_and_stops_the_nudges(mail_ctx: Context,
                                                              smtp: SmtpStandIn) -> None:
     ids = school_of_four(mail_ctx)
-    nudge_positive_contact(mail_ctx, TUESDAY_0900)
+    nudge(mail_ctx, TUESDAY_0900)
     for child in ("overdue1", "overdue2"):
         good_news(mail_ctx, ids[child], TUESDAY_0900 + timedelta(hours=3))
 
-    assert nudge_positive_contact(mail_ctx, TUESDAY_0900 + timedelta(days=1)) == 0
+    assert nudge(mail_ctx, TUESDAY_0900 + timedelta(days=1)) == 0
     assert open_tasks(mail_ctx) == []
     assert len(mails_to(smtp, KEY_WORKER)) == 1
 
@@ -130,14 +135,14 @@ def test_transient_mail_failure_retries_the_nudge_the_same_day(mail_ctx: Context
     school_of_four(mail_ctx)
     smtp.fail_next("DATA", "451 4.3.0 try again later")
 
-    assert nudge_positive_contact(mail_ctx, TUESDAY_0900) == 0
-    assert nudge_positive_contact(mail_ctx, TUESDAY_0900 + timedelta(hours=1)) == 1
+    assert nudge(mail_ctx, TUESDAY_0900) == 0
+    assert nudge(mail_ctx, TUESDAY_0900 + timedelta(hours=1)) == 1
     assert len(mails_to(smtp, KEY_WORKER)) == 1
 
 
 def test_tasks_command_lists_and_closes(sqlite_ctx: Context, tmp_path: Path) -> None:
     school_of_four(sqlite_ctx)
-    nudge_positive_contact(sqlite_ctx, TUESDAY_0900)
+    nudge(sqlite_ctx, TUESDAY_0900)
     env = {"SCHOOLGATE_DATABASE_URL": sqlite_ctx.settings.database_url}
 
     listed = run("tasks", "--staff", KEY_WORKER, "--json", cwd=tmp_path, env=env)

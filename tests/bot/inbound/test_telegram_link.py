@@ -300,16 +300,16 @@ def test_rows_left_received_are_finished_later(tg: Context, standin: st.Telegram
 def test_bot_username_comes_from_settings_or_from_telegram(tg: Context) -> None:
     async def ask() -> str:
         try:
-            return await bot_username(tg)
+            return await bot_username(tg.settings.telegram, tg.channels)
         finally:
             await tg.channels["telegram"].close()
 
     assert asyncio.run(ask()) == BOT  # getMe on the stand-in
     tg.settings.telegram.bot_username = "@OurSchoolBot"
     assert asyncio.run(ask()) == "OurSchoolBot"
-    assert link_ttl(tg) == timedelta(hours=72)
+    assert link_ttl(tg.settings.telegram) == timedelta(hours=72)
 
 
 def test_without_telegram_set_up_links_need_a_username(ctx: Context) -> None:
     with pytest.raises(ConfigurationError, match="TELEGRAM_BOT_USERNAME"):
-        asyncio.run(bot_username(ctx))
+        asyncio.run(bot_username(ctx.settings.telegram, ctx.channels))

@@ -46,6 +46,11 @@ MEETING = datetime.combine(utcnow().date() + timedelta(days=2), time(15, 30), tz
 DUE = MEETING.date() + timedelta(days=21)
 
 
+def send_due(ctx: Context, now: datetime) -> int:
+    """The check-ins job with this context's factory, channels and staff language."""
+    return queue_due_check_ins(ctx.factory, set(ctx.channels), ctx.settings.staff_language, now)
+
+
 @pytest.fixture
 def lt() -> Iterator[LibreTranslateStandIn]:
     with LibreTranslateStandIn() as server:
@@ -107,13 +112,13 @@ def test_due_check_in_goes_once_in_polish_naming_the_key_worker(
         ctx: Context, lt: LibreTranslateStandIn) -> None:
     ids = _meeting(ctx)
     _action(ctx, ids, "Read together for ten minutes each evening.")
-    assert queue_due_check_ins(ctx, MEETING + timedelta(days=1)) == 0  # nothing due yet
+    assert send_due(ctx, MEETING + timedelta(days=1)) == 0  # nothing due yet
     week_later = MEETING + timedelta(days=8)
-    assert queue_due_check_ins(ctx, week_later) == 1
-    assert queue_due_check_ins(ctx, week_later) == 0  # running again sends nothing new
+    assert send_due(ctx, week_later) == 1
+    assert send_due(ctx, week_later) == 0  # running again sends nothing new
     after_due = datetime.combine(DUE, time(12), tzinfo=LONDON)
-    assert queue_due_check_ins(ctx, after_due) == 1
-    assert queue_due_check_ins(ctx, after_due) == 0
+    assert send_due(ctx, after_due) == 1
+    assert send_due(ctx, after_due) == 0
     asyncio.run(TranslationStep(ctx.factory, LibreTranslate(lt.url)).run())
     week, due = _sent(ctx)
     assert week.guardian_id == due.guardian_id == ids["guardian"]
@@ -128,7 +133,7 @@ def test_due_check_in_goes_once_in_polish_naming_the_key_worker(
 def test_a_reply_shows_on_the_action_point_and_reaches_the_key_worker(ctx: Context) -> None:
     ids = _meeting(ctx, language="en")
     action_id = _action(ctx, ids, "Read together for ten minutes each evening.")
-    queue_due_check_ins(ctx, datetime.combine(DUE, time(12), tzinfo=LONDON))
+    send_due(ctx, datetime.combine(DUE, time(12), tzinfo=LONDON))
     reply = inbox.receive(ctx.factory, parse_inbound(
         {"From": PHONE, "Body": "Going well, we read most nights.", "MessageSid": "SMci1"}),
         {"sms"})
@@ -177,7 +182,7 @@ def test_cli_lists_check_ins_with_the_answer_and_schedules_by_hand(
     assert json.loads(again.stdout)["id"] == json.loads(planned.stdout)["id"]
     missing = runner.invoke(app, ["check-ins", "schedule", "--meeting", "999"])
     assert missing.exit_code != 0 and "no meeting invitation" in str(missing.exception)
-    assert queue_due_check_ins(ctx, MEETING + timedelta(days=8)) == 1
+    assert send_due(ctx, MEETING + timedelta(days=8)) == 1
     inbox.receive(ctx.factory, parse_inbound(
         {"From": PHONE, "Body": "Much better, thank you.", "MessageSid": "SMci3"}), {"sms"})
     listed = runner.invoke(app, ["check-ins", "--json"])

@@ -74,11 +74,12 @@ def test_the_day_before_only_the_guardian_who_chose_a_time_is_reminded_once(
         ctx: Context, lt: LibreTranslateStandIn) -> None:
     ids = _family(ctx, [("slot", 2), ("no", None), ("other_time", None)])
     two_days_before = at(DAY - timedelta(days=2), 12)
-    assert queue_due_reminders(ctx, two_days_before) == 0
+    assert queue_due_reminders(ctx.factory, set(ctx.channels), two_days_before) == 0
     day_before = at(BEFORE, 8)
-    assert queue_due_reminders(ctx, day_before) == 1
-    assert queue_due_reminders(ctx, day_before) == 0  # the job runs again: nothing new
-    assert queue_due_reminders(ctx, at(BEFORE, 20)) == 0
+    assert queue_due_reminders(ctx.factory, set(ctx.channels), day_before) == 1
+    # the job runs again: nothing new
+    assert queue_due_reminders(ctx.factory, set(ctx.channels), day_before) == 0
+    assert queue_due_reminders(ctx.factory, set(ctx.channels), at(BEFORE, 20)) == 0
     [row] = _reminders(ctx)
     assert row.guardian_id == ids["guardians"][0]  # type: ignore[index]
     asyncio.run(TranslationStep(ctx.factory, LibreTranslate(lt.url)).run())
@@ -92,7 +93,7 @@ def test_the_day_before_only_the_guardian_who_chose_a_time_is_reminded_once(
 
 def test_a_guardian_who_changed_their_answer_to_no_gets_nothing(ctx: Context) -> None:
     _family(ctx, [("slot", 2), ("slot", 1), ("slot", 2), ("no", None)])
-    assert queue_due_reminders(ctx, at(BEFORE, 8)) == 1
+    assert queue_due_reminders(ctx.factory, set(ctx.channels), at(BEFORE, 8)) == 1
     # guardian 1 chose 2 then said no; guardian 3 chose 2: only guardian 3 hears
     [row] = _reminders(ctx)
     with ctx.factory() as s:
@@ -106,19 +107,19 @@ def test_each_guardian_is_reminded_by_their_own_calendar(ctx: Context) -> None:
                   timezones=["Asia/Tokyo", None, None])
     # 16:00 UTC two days before is already the day before in Tokyo, not yet in London
     evening = at(DAY - timedelta(days=2), 16, zone=UTC)
-    assert queue_due_reminders(ctx, evening) == 1
+    assert queue_due_reminders(ctx.factory, set(ctx.channels), evening) == 1
     [tokyo] = _reminders(ctx)
     assert tokyo.guardian_id == ids["guardians"][0]  # type: ignore[index]
     tokyo_time = format_datetime(OPTIONS[1], "EEEE d MMMM, HH:mm",
                                  tzinfo=ZoneInfo("Asia/Tokyo"), locale="en")
     assert f"When: {tokyo_time}" in tokyo.rendered_text
     assert tokyo_time.endswith(OPTIONS[1].astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M"))
-    assert queue_due_reminders(ctx, at(BEFORE, 8)) == 1
+    assert queue_due_reminders(ctx.factory, set(ctx.channels), at(BEFORE, 8)) == 1
     assert len(_reminders(ctx)) == 2
 
 
 def test_no_reminder_once_the_meeting_has_passed(ctx: Context) -> None:
     _family(ctx, [("slot", 1)])
     # the first option was two days before DAY; at 16:00 that day it has started
-    assert queue_due_reminders(ctx, at(DAY - timedelta(days=2), 16)) == 0
+    assert queue_due_reminders(ctx.factory, set(ctx.channels), at(DAY - timedelta(days=2), 16)) == 0
     assert _reminders(ctx) == []
