@@ -127,7 +127,7 @@ _VARIANT_SERVER = """
 import sys, uvicorn
 from bot.inbound import inbox
 from bot.cli import context
-from bot.runtime.serve import build_server_app
+from bot.web.serve import build_server_app
 from bot.web import twilio_hooks
 
 ctx = context()

@@ -15,6 +15,7 @@ history with set-based SQL: after a policy term change, or on upgrade (migration
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -40,6 +41,7 @@ from bot.store.models import (
     ContactCount,
     Delivery,
     DeliveryStatus,
+    JobMark,
     Message,
     MessageKind,
     School,
@@ -49,6 +51,8 @@ from bot.store.models import (
 )
 from scheduler import windows
 from scheduler.policy import parse_policy, term_start
+
+log = logging.getLogger(__name__)
 
 SENT_STATES = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ)
 KINDS = (MessageKind.GOOD_NEWS, MessageKind.CONCERN)
@@ -264,3 +268,18 @@ def rebuild(conn: Connection, school_ids: Collection[int] | None = None) -> dict
 
 
 __all__ = ["SENT_STATES", "count_sent", "rebuild", "uncount_failed"]
+
+
+#: left by migration 0004 in a database that already had sent messages
+REBUILD_MARK = "contact_summary:rebuild"
+
+
+def rebuild_if_marked(conn: Connection) -> bool:
+    """Fill the summaries from history once, when a migration asked for it; True if it did."""
+    marks = table(JobMark)
+    if conn.scalar(select(marks.c.key).where(marks.c.key == REBUILD_MARK)) is None:
+        return False
+    rebuild(conn)
+    conn.execute(delete(marks).where(marks.c.key == REBUILD_MARK))
+    log.info("contact summary rebuilt from the messages already sent")
+    return True

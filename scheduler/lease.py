@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot.outbound.worker import claimer_is_dead, new_worker_id
 from bot.store import is_postgres
 from bot.store.models import SchedulerLease, table
+from bot.store.owners import claimer_is_dead, new_worker_id
 from scheduler.clock import Clock
 from scheduler.clock import now as clock_now
 

@@ -292,7 +292,7 @@ def serve_cmd(
     work beside it (in a companion process it starts, watches and stops)."""
     import uvicorn
 
-    from bot.runtime.serve import Workers, build_server_app
+    from bot.web.serve import Workers, build_server_app
 
     ctx = context()
     mode: Workers = "none" if not workers else "inline" if one_process else "process"

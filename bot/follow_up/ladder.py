@@ -3,7 +3,7 @@
 An invitation or check-in that reached a guardian (sent, delivered or read) and got no
 reply from them (no inbound message since it first went; for an invitation, no meeting
 answer either) for `ladder_days` is tried again: on the guardian's next usable channel
-(bot/dispatcher.py's choice), or, when there is no other, on the same channel at another
+(bot/outbound/dispatch.py's choice), or, when there is no other, on the same channel at another
 time of day (morning <-> early evening, inside the cadence window). After `ladder_tries`
 re-tries with still no answer, the child's key worker (or cover) gets a 'phone_or_visit'
 task with the reason, and the family is listed by `schoolgate unreachable` as silent.

@@ -2,7 +2,7 @@
 
 Two kinds today: 'positive_contact' (a child whose family has had no good news for
 `positive_contact_days`: the bot never invents good news, it asks the key worker) and
-'phone_or_visit' (the persistence ladder got no answer: scheduler/ladder.py).
+'phone_or_visit' (the persistence ladder got no answer: bot/follow_up/ladder.py).
 
 A task is open while `open_key` is set; the unique constraint on it keeps one open task
 per thing on both databases, so running a job twice, or two jobs at once, never

@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.inbound.call_requests import is_call_request
 from bot.inbound.keywords import handle_keyword
+from bot.inbound.reply_handlers import claim_reply
 from bot.inbound.reply_language import detect_reply_language, reply_candidates
 from bot.inbound.which_child import attach, choice_of, choices_text, guess_child, open_question
-from bot.journeys.check_ins import attach_reply
-from bot.journeys.meetings.replies import record_rsvp
 from bot.outbound.dispatch import dispatch
 from bot.outbound.render import guardian_zone
 from bot.store.audit import audit
@@ -148,25 +147,16 @@ def process(factory: sessionmaker[Session], inbound_id: int, available: Collecti
             log.info("inbound %s: call requested, staff %s", inbound.id,
                      staff.id if staff else None)
             return inbound
-        # An answer to a meeting invitation gets its own confirmation instead of the ack.
-        # An answer to a recent check-in is kept with it (and is not a meeting answer).
-        answered = attach_reply(session, inbound, guardian, moment)
-        rsvp = None if answered else record_rsvp(session, inbound, guardian, student, staff,
-                                                 available, now)
-        if answered is not None and inbound.student_id is None:
-            # The check-in says which child it is about: that child's key worker reads it.
+        # A reply that answers one of our messages (a check-in, an invitation) is read by
+        # the journey that sent it; it may say which child, and may answer the family itself.
+        claim = claim_reply(session, inbound, guardian, student, staff, available, moment)
+        if claim is not None and claim.student_id is not None and inbound.student_id is None:
             ask = ()
-            inbound.student_id = answered.student_id
-            owner = responsible_staff(session.get(Student, answered.student_id))
+            inbound.student_id = claim.student_id
+            owner = responsible_staff(session.get(Student, claim.student_id))
             inbound.routed_to_id = owner.id if owner else inbound.routed_to_id
-        if rsvp is not None and rsvp.confirmed:
-            invitation = session.get(Message, rsvp.message_id)
-            if inbound.student_id is None and invitation is not None \
-                    and invitation.student is not None:
-                # The invitation says which child it is about: that child's key worker.
-                inbound.student_id = invitation.student.id
-                owner = responsible_staff(invitation.student)
-                inbound.routed_to_id = owner.id if owner else inbound.routed_to_id
+        if claim is not None and claim.answered:
+            pass  # the journey answered the family itself (a meeting time confirmed)
         elif ask:
             _ask_which_child(session, inbound, guardian, ask, available, now)
         else:

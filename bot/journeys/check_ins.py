@@ -20,7 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NotFoundError
+from bot.inbound.reply_handlers import ReplyClaim, register_reply_handler
 from bot.outbound.dispatch import dispatch
+from bot.outbound.kinds import FrameInput, KindSpec, register_kind
 from bot.store.audit import audit
 from bot.store.models import (
     ActionPoint,
@@ -37,6 +39,7 @@ from bot.store.models import (
     Staff,
     Student,
 )
+from translations import translations_for
 
 log = logging.getLogger(__name__)
 
@@ -237,3 +240,32 @@ def reply_for_action(session: Session, action_id: int) -> InboundMessage | None:
                                                     CheckIn.inbound_id.is_not(None))
                               .order_by(CheckIn.answered_at.desc()).limit(1))
     return session.get(InboundMessage, check_in.inbound_id) if check_in else None
+
+
+def check_in_frame(f: FrameInput) -> tuple[str, str]:
+    """How are things going since we met, the agreed action, and who will read the answer."""
+    _ = translations_for(f.language).gettext
+    subject = _("How are things going for {child}?").format(child=f.child)
+    lines = [_("Hello {name}, how are things going for {child} since we met?").format(
+        name=f.guardian.first_name, child=f.child)]
+    if f.body:
+        lines.append(_("At the meeting we agreed: {action}").format(action=f.body))
+    lines.append(_("Just reply to this message in your own words. {staff} will read it.")
+                 .format(staff=f.author))
+    return subject, "\n".join(lines)
+
+
+CHECK_IN = register_kind(KindSpec(MessageKind.CHECK_IN, frame=check_in_frame))
+
+
+def claim_check_in_reply(session: Session, inbound: InboundMessage, guardian: Guardian,
+                         student: Student | None, staff: Staff | None,
+                         available: Collection[str], now: datetime) -> ReplyClaim | None:
+    """The inbox's question: does this reply answer a recent check-in? It is kept with the
+    check-in, says which child, and is acknowledged like any reply."""
+    answered = attach_reply(session, inbound, guardian, now)
+    return None if answered is None else ReplyClaim(student_id=answered.student_id)
+
+
+# before invitations: an answer to a recent check-in is not a meeting answer
+register_reply_handler("check_in", claim_check_in_reply, order=10)

@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInputError
 from bot.outbound.dispatch import dispatch
+from bot.outbound.kinds import FrameInput, KindSpec, register_kind
 from bot.store.audit import audit
 from bot.store.models import Delivery, Message, MessageKind, School, Staff, Student
+from translations import translations_for
 
 MAX_LENGTH = 600
 
@@ -33,3 +35,19 @@ def queue_good_news(session: Session, school: School, student: Student, author: 
     audit(session, f"staff:{author.id}", "good_news_queued", "message", message.id,
           student_id=student.id, deliveries=len(deliveries))
     return message, deliveries
+
+
+def good_news_frame(f: FrameInput) -> tuple[str, str]:
+    """A greeting, what staff saw, and who saw it."""
+    _ = translations_for(f.language).gettext
+    subject = _("Good news about {child}").format(child=f.child)
+    text = "\n\n".join([
+        _("Hello {name}, some good news about {child}:").format(
+            name=f.guardian.first_name, child=f.child),
+        f.body,
+        _("From {author}, {school}").format(author=f.author, school=f.school.name),
+    ])
+    return subject, text
+
+
+GOOD_NEWS = register_kind(KindSpec(MessageKind.GOOD_NEWS, frame=good_news_frame))

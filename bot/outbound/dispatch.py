@@ -1,7 +1,7 @@
 """Message -> audience -> channel per guardian -> rendered text -> outbox rows, in one go.
 
 Everything here runs inside the caller's transaction: the message and its outbox
-rows are committed together or not at all. Workers (bot/worker.py) drain the rows.
+rows are committed together or not at all. Workers (bot/outbound/worker.py) drain the rows.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def new_delivery(message: Message, guardian: Guardian, school: School,
         )
         log.info("guardian %s unreachable for message %s", guardian.id, message.id)
     elif not same_language(target_language(guardian), message.source_language):
-        # Free text needs machine translation first: bot/translate.py renders the row.
+        # Free text needs machine translation first: bot/outbound/translate.py renders the row.
         delivery = Delivery(
             message=message, guardian=guardian, channel=choice.channel, address=choice.address,
             rendered_text="", language=target_language(guardian),

@@ -53,7 +53,7 @@ def unreachable_guardians(session: Session, available: Collection[str], *,
 
 def _with_silent(session: Session, out: list[tuple[Guardian, str]],
                  school_id: int | None) -> list[tuple[Guardian, str]]:
-    """Add families silent after the whole persistence ladder (scheduler/ladder.py): an
+    """Add families silent after the whole persistence ladder (bot/follow_up/ladder.py): an
     open phone-or-visit task and no message from them since it was opened."""
     replied = exists().where(InboundMessage.guardian_id == StaffTask.guardian_id,
                              InboundMessage.received_at >= StaffTask.created_at)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
-from sqlalchemy import select
-from sqlalchemy.orm import object_session
 
-from bot.journeys.meetings.prep_packs import DEFAULT_TYPE, SUMMARY, build_pack, pack_text
-from bot.store.models import ChannelName, Guardian, Message, MessageKind, PackLink, School
+from bot.outbound.kinds import FrameInput, kind_spec
+from bot.store.models import Guardian, Message, School
 from translations import catalog_language, translations_for
 
 
@@ -53,11 +51,9 @@ def same_language(a: str, b: str) -> bool:
 def free_text(message: Message) -> list[str]:
     """The parts of a message staff wrote themselves: these need machine translation."""
     parts = [message.source_text.strip()]
-    if message.kind == MessageKind.INVITATION:
-        parts.append(str(message.details.get("where", "")).strip())
-        parts += [str(p.get("role", "")).strip() for p in message.details.get("who", [])]
-    elif message.kind == MessageKind.REMINDER:
-        parts.append(str(message.details.get("where", "")).strip())
+    spec = kind_spec(message.kind)
+    if spec is not None and spec.free_text is not None:
+        parts += [p.strip() for p in spec.free_text(message)]
     return [p for p in parts if p]
 
 
@@ -70,8 +66,8 @@ def render(message: Message, guardian: Guardian, school: School, *,
     `translated` maps each free-text part to its translation in that language. When a
     message goes out untranslated, `note_language` adds one line in the family's own
     language saying so, so nobody receives a language they cannot read without a word.
-    `channel` decides how an invitation carries its prep pack: whole in email, as one
-    line and a private link elsewhere (and when the channel is not known).
+    The kind's frame (`bot.outbound.kinds`) writes the fixed wording around it; `channel`
+    lets a frame fit the channel (an invitation's prep pack is whole only in email).
     """
     language = language or message.source_language
     tr = translated or {}
@@ -85,30 +81,11 @@ def render(message: Message, guardian: Guardian, school: School, *,
     author = message.author.name if message.author else school.name
     body = free(message.source_text)
 
-    if message.kind == MessageKind.GOOD_NEWS:
-        subject = _("Good news about {child}").format(child=child)
-        text = "\n\n".join([
-            _("Hello {name}, some good news about {child}:").format(
-                name=guardian.first_name, child=child),
-            body,
-            _("From {author}, {school}").format(author=author, school=school.name),
-        ])
-    elif message.kind == MessageKind.INVITATION:
-        subject = _("Invitation: a meeting about {child}").format(child=child)
-        text = _render_invitation(message, guardian, school, language, child, author, free)
-        text += _pack_part(message, guardian, language, channel)
-    elif message.kind == MessageKind.REMINDER:
-        subject = _("Reminder: meeting about {child} tomorrow").format(child=child)
-        text = _render_reminder(message, guardian, school, language, child, author, free)
-    elif message.kind == MessageKind.CHECK_IN:
-        subject = _("How are things going for {child}?").format(child=child)
-        lines = [_("Hello {name}, how are things going for {child} since we met?").format(
-            name=guardian.first_name, child=child)]
-        if body:
-            lines.append(_("At the meeting we agreed: {action}").format(action=body))
-        lines.append(_("Just reply to this message in your own words. {staff} will read it.")
-                     .format(staff=author))
-        text = "\n".join(lines)
+    spec = kind_spec(message.kind)
+    if spec is not None and spec.frame is not None:
+        subject, text = spec.frame(FrameInput(
+            message=message, guardian=guardian, school=school, language=language,
+            channel=channel, child=child, author=author, body=body, free=free))
     else:
         subject = _("A message from {school}").format(school=school.name)
         text = body
@@ -126,73 +103,3 @@ def untranslated_note(note_language: str, written_in: str) -> str:
         name = written_in
     return _("This message is in {language} because we could not translate it. Reply if you "
              "would like help to read it.").format(language=name)
-
-
-def _render_invitation(message: Message, guardian: Guardian, school: School, language: str,
-                       child: str, author: str, free: Callable[[str], str]) -> str:
-    _ = translations_for(language).gettext
-    details = message.details
-    lines = [
-        _("Hello {name}, we would like to meet you to talk about {child}.").format(
-            name=guardian.first_name, child=child),
-        _("Why: {why}").format(why=free(message.source_text)),
-    ]
-    people = details.get("who", [])
-    if people:
-        lines.append(_("Who will be there:"))
-        lines += [f"- {p['name']}, {free(p['role'])}" for p in people]
-    options = [datetime.fromisoformat(o) for o in details.get("options", [])]
-    if options:
-        lines.append(_("When (reply with the number that suits you):"))
-        lines += [f"{i}. {format_when(o, guardian, school, language)}"
-                  for i, o in enumerate(options, 1)]
-    if details.get("where"):
-        lines.append(_("Where: {where}").format(where=free(details["where"])))
-    if details.get("minutes"):
-        minutes = int(details["minutes"])
-        lines.append(translations_for(language).ngettext(
-            "How long: about {minutes} minute", "How long: about {minutes} minutes",
-            minutes).format(minutes=minutes))
-    lines.append(_("You are welcome to bring a friend, relative or supporter. "
-                   "You can ask for an interpreter."))
-    lines.append(_("If none of these times work, reply and tell us what would suit you."))
-    lines.append(_("From {author}, {school}").format(author=author, school=school.name))
-    return "\n".join(lines)
-
-
-def pack_link(message: Message, guardian: Guardian) -> str | None:
-    """The guardian's private link to this invitation's prep pack, if one was made."""
-    session = object_session(message)
-    base = str(message.details.get("pack_base_url") or "")
-    if session is None or not base or message.id is None:
-        return None
-    token = session.scalar(select(PackLink.token).where(PackLink.message_id == message.id,
-                                                        PackLink.guardian_id == guardian.id))
-    return f"{base.rstrip('/')}/pack/{token}" if token else None
-
-
-def _pack_part(message: Message, guardian: Guardian, language: str,
-               channel: str | None) -> str:
-    """Email carries the whole pack after the invitation; other channels one line and a link."""
-    meeting_type = str(message.details.get("type") or DEFAULT_TYPE)
-    _ = translations_for(language).gettext
-    if channel == ChannelName.EMAIL:
-        return "\n\n" + pack_text(build_pack(meeting_type, _))
-    link = pack_link(message, guardian)
-    return "\n" + _(SUMMARY).format(link=link) if link else ""
-
-
-def _render_reminder(message: Message, guardian: Guardian, school: School, language: str,
-                     child: str, author: str, free: Callable[[str], str]) -> str:
-    _ = translations_for(language).gettext
-    details = message.details
-    lines = [_("Hello {name}, this is a reminder that we are meeting tomorrow to talk about "
-               "{child}.").format(name=guardian.first_name, child=child)]
-    if details.get("when"):
-        when = format_when(datetime.fromisoformat(details["when"]), guardian, school, language)
-        lines.append(_("When: {when}").format(when=when))
-    if details.get("where"):
-        lines.append(_("Where: {where}").format(where=free(details["where"])))
-    lines.append(_("If you can no longer come, reply and we will find another time."))
-    lines.append(_("From {author}, {school}").format(author=author, school=school.name))
-    return "\n".join(lines)

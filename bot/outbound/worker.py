@@ -12,25 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import socket
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.inbound.reply_translate import ReplyTranslationStep
-from bot.inbound.sweep import settle_received
-from bot.journeys.meetings.replies import with_invitation_files
+from bot.outbound.claimed import Claimed
 from bot.outbound.dispatch import fall_back, mark_address_failed
-from bot.outbound.translate import TranslationStep
+from bot.outbound.kinds import attach_files
 from bot.store.db import rowcount
 from bot.store.models import Delivery, DeliveryStatus, table, utcnow
-from channels.base import Channel, DeliveryOutcome, DeliveryResult, OutgoingMessage
+from bot.store.owners import claimer_is_dead, new_worker_id
+from channels.base import Channel, DeliveryOutcome, DeliveryResult
 from scheduler.contact_summary import count_sent
 
 log = logging.getLogger(__name__)
@@ -56,73 +52,30 @@ class WorkerPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A claimed outbox row: what the channel needs, and nothing about the school."""
-
-    id: int
-    channel: str
-    address: str
-    text: str
-    subject: str | None
-    language: str
-    key: str
-    attempts: int
-    reply_token: str | None = None
-    message_id: int | None = None
-    attachments: tuple[tuple[str, str, bytes], ...] = ()
-
-    def outgoing(self, public_url: str = "") -> OutgoingMessage:
-        """The channel-level message for this row (reply token and unsubscribe link included)."""
-        unsubscribe = f"{public_url.rstrip('/')}/unsubscribe/{self.reply_token}" \
-            if public_url and self.reply_token else None
-        return OutgoingMessage(address=self.address, text=self.text, subject=self.subject,
-                               language=self.language, idempotency_key=self.key,
-                               thread_token=self.reply_token, unsubscribe_url=unsubscribe,
-                               attachments=self.attachments)
-
-
-def new_worker_id() -> str:
-    """host:pid:random, so recovery can tell a dead local worker from a live remote one."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def claimer_is_dead(claimed_by: str | None) -> bool:
-    """True only when the claimer ran on this host and its process no longer exists."""
-    if not claimed_by:
-        return True
-    host, _, rest = claimed_by.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+#: work the runtime hands a worker to run in its loop: `(now) -> how many things it did`
+Step = Callable[[datetime], Awaitable[int]]
 
 
 class Worker:
-    """Drains due outbox rows through the given channel adapters."""
+    """Drains due outbox rows through the given channel adapters.
+
+    `steps` run before each batch (the runtime passes translation of new rows and of
+    replies); `upkeep` runs at start and about once a minute (the runtime passes the sweep
+    of replies stored but never routed). The worker itself knows only the outbox.
+    """
 
     def __init__(self, factory: sessionmaker[Session], channels: Mapping[str, Channel],
                  policy: WorkerPolicy | None = None, worker_id: str | None = None,
                  clock: Callable[[], datetime] = utcnow, public_url: str = "",
-                 translation: TranslationStep | None = None,
-                 reply_translation: ReplyTranslationStep | None = None) -> None:
+                 steps: Sequence[Step] = (), upkeep: Sequence[Step] = ()) -> None:
         self.factory = factory
         self.channels = dict(channels)
         self.policy = policy or WorkerPolicy()
         self.worker_id = worker_id or new_worker_id()
         self.clock = clock
         self.public_url = public_url
-        self.translation = translation
-        self.reply_translation = reply_translation
+        self.steps = tuple(steps)
+        self.upkeep = tuple(upkeep)
         self.sent = 0
 
     # -- claiming ------------------------------------------------------------------------
@@ -150,7 +103,7 @@ class Worker:
             claimed = [Claimed(*row) for row in session.execute(stmt).all()]
             # Only rows for channels that carry files can need one: SMS batches skip this.
             if any(self.channels[c.channel].supports_attachments for c in claimed):
-                claimed = with_invitation_files(session, claimed, self.channels)
+                claimed = attach_files(session, claimed, self.channels)
         return sorted(claimed, key=lambda c: c.id)
 
     # -- one batch -----------------------------------------------------------------------
@@ -268,25 +221,29 @@ class Worker:
             log.info("recovered rows left in sending: %s", counts)
         return counts
 
+    async def _upkeep(self) -> None:
+        for job in self.upkeep:
+            await job(self.clock())
+
     # -- the loop --------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None, until_empty: bool = False) -> int:
         """Drain until stopped (or, with `until_empty`, until nothing is due). Returns rows sent."""
         stop = stop or asyncio.Event()
         await self.recover()
-        await settle_received(self.factory, self.channels, now=self.clock())
+        await self._upkeep()
         last_recovery = self.clock()
         while not stop.is_set():
-            prepared = await self.translation.run(self.clock()) if self.translation else 0
-            replied = await self.reply_translation.run(self.clock()) \
-                if self.reply_translation else 0
-            if await self.run_batch() or prepared or replied:
+            prepared = 0
+            for step in self.steps:  # translation of rows and of replies, run before sending
+                prepared += await step(self.clock())
+            if await self.run_batch() or prepared:
                 continue
             if until_empty:
                 break
             if (self.clock() - last_recovery).total_seconds() > \
                     min(60.0, self.policy.stale_sending_seconds / 2):
                 await self.recover()
-                await settle_received(self.factory, self.channels, now=self.clock())
+                await self._upkeep()
                 last_recovery = self.clock()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.policy.poll_seconds)

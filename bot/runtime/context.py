@@ -11,14 +11,17 @@ from typing import TypedDict, Unpack
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+import bot.journeys  # noqa: F401  (every message kind registers itself with the core)
 from bot.config import Settings
 from bot.inbound.reply_translate import ReplyTranslationStep
+from bot.inbound.sweep import settle_received
 from bot.outbound.translate import TranslationStep
 from bot.outbound.worker import Worker, WorkerPolicy
 from bot.store import make_engine, make_session_factory, upgrade
 from bot.store.models import School
 from channels.base import Channel
 from channels.registry import build_channels
+from scheduler.contact_summary import rebuild_if_marked
 from translations.machine import build_translator
 
 
@@ -54,8 +57,10 @@ class Context:
         return self._channels
 
     def upgrade(self) -> None:
-        """Bring the schema up to date."""
+        """Bring the schema up to date, then any summary a migration asked to be rebuilt."""
         upgrade(self.engine)
+        with self.engine.begin() as conn:
+            rebuild_if_marked(conn)
 
     def school(self, session: Session) -> School:
         """The school this installation serves, created from settings on first use."""
@@ -79,9 +84,13 @@ class Context:
         step = TranslationStep(self.factory, translator,
                                retry_seconds=s.translation_retry_seconds,
                                give_up_hours=s.translation_give_up_hours)
-        return Worker(self.factory, self.channels, policy,
-                      public_url=s.public_url, translation=step,
-                      reply_translation=ReplyTranslationStep(
-                          self.factory, translator, s.staff_language,
-                          retry_seconds=s.translation_retry_seconds),
+        replies = ReplyTranslationStep(self.factory, translator, s.staff_language,
+                                       retry_seconds=s.translation_retry_seconds)
+        channels = self.channels
+
+        async def sweep(now: datetime) -> int:
+            return await settle_received(self.factory, channels, now=now)
+
+        return Worker(self.factory, channels, policy, public_url=s.public_url,
+                      steps=(step.run, replies.run), upkeep=(sweep,),
                       **overrides)

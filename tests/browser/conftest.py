@@ -117,7 +117,7 @@ def site(sqlite_url: str, tmp_path: Path) -> Iterator[Site]:
     """The whole app, serving on a free port, with its worker sending to the outbox folder."""
     import uvicorn
 
-    from bot.runtime.serve import build_server_app
+    from bot.web.serve import build_server_app
 
     port = _free_port()
     with LibreTranslateStandIn() as lt:

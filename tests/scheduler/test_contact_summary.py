@@ -28,6 +28,7 @@ from bot.store.models import (
     ContactCount,
     Delivery,
     DeliveryStatus,
+    JobMark,
     School,
     Staff,
     Student,
@@ -309,6 +310,11 @@ def test_upgrade_fills_the_summaries_from_existing_history(ctx: Context,
                 conn.execute(text(sql), {"t": sent})
     finally:
         upgrade(ctx.engine)  # never leave the shared PostgreSQL schema behind
+    with ctx.factory() as s:  # the migration ran no application code: it left a note
+        assert s.get(JobMark, "contact_summary:rebuild") is not None
+    ctx.upgrade()  # what every command does first: the summaries are filled, once
+    with ctx.factory() as s:
+        assert s.get(JobMark, "contact_summary:rebuild") is None
     report = _report(ctx, clock)
     assert [(o["student_id"], o["last_positive_at"]) for o in report["overdue"]] \
         == [(2, None), (1, sent.isoformat())]  # 16 days ago: overdue, with the date

@@ -20,6 +20,7 @@ from babel.dates import format_datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.inbound.reply_handlers import ReplyClaim, register_reply_handler
 from bot.journeys.meetings.calendar import invitation_ics
 from bot.journeys.meetings.rsvp import Rsvp, parse_rsvp
 from bot.outbound.dispatch import dispatch
@@ -41,7 +42,7 @@ from bot.store.models import (
 from translations import catalog_language, translations_for
 
 if TYPE_CHECKING:
-    from bot.outbound.worker import Claimed
+    from bot.outbound.claimed import Claimed
     from channels.base import Channel
 
 log = logging.getLogger(__name__)
@@ -287,3 +288,21 @@ def format_rsvp_summary(rows: list[dict[str, Any]]) -> str:
             says = _SAYS.get(row["kind"], str(row["kind"]))
         lines.append(f"{row['name']}: {says}")
     return "\n".join(lines)
+
+
+def claim_invitation_reply(session: Session, inbound: InboundMessage, guardian: Guardian,
+                           student: Student | None, staff: Staff | None,
+                           available: Collection[str], now: datetime) -> ReplyClaim | None:
+    """The inbox's question: does this reply answer an open invitation? Confirmed answers
+    are confirmed to the family here, and say which child the meeting is about."""
+    recorded = record_rsvp(session, inbound, guardian, student, staff, available, now)
+    if recorded is None:
+        return None
+    if not recorded.confirmed:
+        return ReplyClaim()  # unclear: a person reads it, with the usual acknowledgement
+    invitation = session.get(Message, recorded.message_id)
+    child = invitation.student_id if invitation is not None else None
+    return ReplyClaim(student_id=child, answered=True)
+
+
+register_reply_handler("meeting_invitation", claim_invitation_reply, order=20)

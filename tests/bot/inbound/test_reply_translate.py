@@ -155,8 +155,7 @@ def test_contact_log_shows_reply_and_translation_side_by_side(
     ids = _families(ctx)
     _reply(ctx, "ar", ARABIC)
     worker = Worker(ctx.factory, ctx.channels,
-                    reply_translation=ReplyTranslationStep(ctx.factory, LibreTranslate(lt.url),
-                                                           "en"))
+                    steps=[ReplyTranslationStep(ctx.factory, LibreTranslate(lt.url), "en").run])
     asyncio.run(worker.run(until_empty=True))
     with ctx.factory() as s:
         [entry] = [e for e in contact_log(s, guardian_id=ids["ar"]) if e.direction == "in"]

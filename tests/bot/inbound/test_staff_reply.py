@@ -101,7 +101,7 @@ def test_reply_to_a_polish_family_is_translated_before_it_goes(
     assert reply.channel == "sms"
     sms = RecordingChannel("sms")
     worker = Worker(ctx.factory, {"sms": sms, "email": RecordingChannel("email")},
-                    translation=TranslationStep(ctx.factory, LibreTranslate(lt.url)))
+                    steps=[TranslationStep(ctx.factory, LibreTranslate(lt.url)).run])
     asyncio.run(worker.run(until_empty=True))
     assert any(m.text == "<pl> Yes, on Friday." for m in sms.sent)
 

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.runtime.context import Context
-from bot.runtime.serve import build_server_app
 from bot.store.models import Delivery, DeliveryStatus, InboundMessage, InboundStatus
+from bot.web.serve import build_server_app
 from tests import factories as f
 from tests.conftest import make_settings
 from tests.standins.smtp import free_port

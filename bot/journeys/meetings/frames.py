@@ -1,0 +1,111 @@
+"""What a meeting invitation and its reminder read like, in the family's language.
+
+Registered with the kind registry (`bot.outbound.kinds`): render never names these kinds.
+An invitation carries its prep pack whole in email, and as one line with a private link
+on other channels; on channels that carry files it gets a calendar file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+
+from bot.journeys.meetings.prep_packs import DEFAULT_TYPE, SUMMARY, build_pack, pack_text
+from bot.journeys.meetings.replies import with_invitation_files
+from bot.outbound.kinds import FrameInput, KindSpec, register_kind
+from bot.outbound.render import format_when
+from bot.store.models import ChannelName, Guardian, Message, MessageKind, PackLink
+from translations import translations_for
+
+
+def invitation_frame(f: FrameInput) -> tuple[str, str]:
+    """Why, who, when (numbered options), where, how long, who may come, and the pack."""
+    _ = translations_for(f.language).gettext
+    details = f.message.details
+    lines = [
+        _("Hello {name}, we would like to meet you to talk about {child}.").format(
+            name=f.guardian.first_name, child=f.child),
+        _("Why: {why}").format(why=f.body),
+    ]
+    people = details.get("who", [])
+    if people:
+        lines.append(_("Who will be there:"))
+        lines += [f"- {p['name']}, {f.free(p['role'])}" for p in people]
+    options = [datetime.fromisoformat(o) for o in details.get("options", [])]
+    if options:
+        lines.append(_("When (reply with the number that suits you):"))
+        lines += [f"{i}. {format_when(o, f.guardian, f.school, f.language)}"
+                  for i, o in enumerate(options, 1)]
+    if details.get("where"):
+        lines.append(_("Where: {where}").format(where=f.free(details["where"])))
+    if details.get("minutes"):
+        minutes = int(details["minutes"])
+        lines.append(translations_for(f.language).ngettext(
+            "How long: about {minutes} minute", "How long: about {minutes} minutes",
+            minutes).format(minutes=minutes))
+    lines.append(_("You are welcome to bring a friend, relative or supporter. "
+                   "You can ask for an interpreter."))
+    lines.append(_("If none of these times work, reply and tell us what would suit you."))
+    lines.append(_("From {author}, {school}").format(author=f.author, school=f.school.name))
+    subject = _("Invitation: a meeting about {child}").format(child=f.child)
+    return subject, "\n".join(lines) + _pack_part(f)
+
+
+def invitation_free_text(message: Message) -> list[str]:
+    """Where, and each person's role: written by staff, so machine-translated."""
+    parts = [str(message.details.get("where", "")).strip()]
+    parts += [str(p.get("role", "")).strip() for p in message.details.get("who", [])]
+    return parts
+
+
+def pack_link(message: Message, guardian: Guardian) -> str | None:
+    """The guardian's private link to this invitation's prep pack, if one was made."""
+    session = object_session(message)
+    base = str(message.details.get("pack_base_url") or "")
+    if session is None or not base or message.id is None:
+        return None
+    token = session.scalar(select(PackLink.token).where(PackLink.message_id == message.id,
+                                                        PackLink.guardian_id == guardian.id))
+    return f"{base.rstrip('/')}/pack/{token}" if token else None
+
+
+def _pack_part(f: FrameInput) -> str:
+    """Email carries the whole pack after the invitation; other channels one line and a link."""
+    meeting_type = str(f.message.details.get("type") or DEFAULT_TYPE)
+    _ = translations_for(f.language).gettext
+    if f.channel == ChannelName.EMAIL:
+        return "\n\n" + pack_text(build_pack(meeting_type, _))
+    link = pack_link(f.message, f.guardian)
+    return "\n" + _(SUMMARY).format(link=link) if link else ""
+
+
+def reminder_frame(f: FrameInput) -> tuple[str, str]:
+    """The day before: when, where, and how to say they can no longer come."""
+    _ = translations_for(f.language).gettext
+    details = f.message.details
+    lines = [_("Hello {name}, this is a reminder that we are meeting tomorrow to talk about "
+               "{child}.").format(name=f.guardian.first_name, child=f.child)]
+    if details.get("when"):
+        when = format_when(datetime.fromisoformat(details["when"]), f.guardian, f.school,
+                           f.language)
+        lines.append(_("When: {when}").format(when=when))
+    if details.get("where"):
+        lines.append(_("Where: {where}").format(where=f.free(details["where"])))
+    lines.append(_("If you can no longer come, reply and we will find another time."))
+    lines.append(_("From {author}, {school}").format(author=f.author, school=f.school.name))
+    subject = _("Reminder: meeting about {child} tomorrow").format(child=f.child)
+    return subject, "\n".join(lines)
+
+
+def reminder_free_text(message: Message) -> list[str]:
+    """Where: written by staff."""
+    return [str(message.details.get("where", "")).strip()]
+
+
+INVITATION = register_kind(KindSpec(MessageKind.INVITATION, frame=invitation_frame,
+                                    free_text=invitation_free_text,
+                                    attach=with_invitation_files))
+REMINDER = register_kind(KindSpec(MessageKind.REMINDER, frame=reminder_frame,
+                                  free_text=reminder_free_text))

@@ -1,0 +1,33 @@
+"""A claimed outbox row: what the worker hands to a channel adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from channels.base import OutgoingMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed outbox row: what the channel needs, and nothing about the school."""
+
+    id: int
+    channel: str
+    address: str
+    text: str
+    subject: str | None
+    language: str
+    key: str
+    attempts: int
+    reply_token: str | None = None
+    message_id: int | None = None
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
+
+    def outgoing(self, public_url: str = "") -> OutgoingMessage:
+        """The channel-level message for this row (reply token and unsubscribe link included)."""
+        unsubscribe = f"{public_url.rstrip('/')}/unsubscribe/{self.reply_token}" \
+            if public_url and self.reply_token else None
+        return OutgoingMessage(address=self.address, text=self.text, subject=self.subject,
+                               language=self.language, idempotency_key=self.key,
+                               thread_token=self.reply_token, unsubscribe_url=unsubscribe,
+                               attachments=self.attachments)
