@@ -37,7 +37,7 @@ from bot.store.models import (
     table,
 )
 from scheduler import windows
-from scheduler.policy import Policy, parse_policy
+from scheduler.policy import SchoolPolicy, parse_policy
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,10 @@ def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
 
 
 def school_rules(session: Session, school_ids: Iterable[int]
-                 ) -> dict[int, tuple[Policy, str, tuple[tuple[object, object], ...]]]:
+                 ) -> dict[int, tuple[SchoolPolicy, str, tuple[tuple[object, object], ...]]]:
     """Per school: its policy, its time zone and its holidays."""
     ids = sorted(set(school_ids))
-    out: dict[int, tuple[Policy, str, tuple[tuple[object, object], ...]]] = {}
+    out: dict[int, tuple[SchoolPolicy, str, tuple[tuple[object, object], ...]]] = {}
     if not ids:
         return out
     holidays: dict[int, list[tuple[object, object]]] = defaultdict(list)

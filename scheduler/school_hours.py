@@ -1,22 +1,20 @@
 """Working hours: when a reply can be expected, counting only the school's open hours.
 
-Pure functions. School.policy may hold
-{"school_hours": {"start": "08:30", "end": "16:00"}, "reply_within_hours": 8};
-the defaults are 08:30-16:00, Monday to Friday, a reply within 8 working hours, in the
+Pure functions. The hours come from the school's policy (scheduler/policy.py:
+`school_hours.start`, `school_hours.end`, `school_hours.days`, `reply_within_hours`;
+by default 08:30-16:00, Monday to Friday, a reply within 8 working hours), in the
 school's time zone. A message at 18:00 on a Friday starts counting at 08:30 on Monday.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-DEFAULT_START = time(8, 30)
-DEFAULT_END = time(16, 0)
-DEFAULT_REPLY_HOURS = 8.0
-WEEKDAYS = frozenset(range(5))  # Monday (0) to Friday (4)
+from scheduler.policy import DEFAULT, SchoolPolicy, parse_policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,35 +22,22 @@ class WorkingHours:
     """One school's open hours and how long it gives itself to answer."""
 
     zone: ZoneInfo
-    start: time = DEFAULT_START
-    end: time = DEFAULT_END
-    reply_within: timedelta = timedelta(hours=DEFAULT_REPLY_HOURS)
-    days: frozenset[int] = WEEKDAYS
+    start: time = DEFAULT.school_start
+    end: time = DEFAULT.school_end
+    reply_within: timedelta = timedelta(hours=DEFAULT.reply_within_hours)
+    days: frozenset[int] = frozenset(DEFAULT.school_days)
 
 
-def _clock(value: object, default: time) -> time:
-    try:
-        return time.fromisoformat(str(value)) if value else default
-    except ValueError:
-        return default
-
-
-def working_hours(policy: dict[str, Any] | None, timezone: str) -> WorkingHours:
-    """The working hours a school's policy sets, defaults filling any gap or bad value."""
-    policy = policy or {}
-    hours = policy.get("school_hours") or {}
-    start = _clock(hours.get("start"), DEFAULT_START)
-    end = _clock(hours.get("end"), DEFAULT_END)
-    if end <= start:
-        start, end = DEFAULT_START, DEFAULT_END
-    try:
-        within = float(policy.get("reply_within_hours", DEFAULT_REPLY_HOURS))
-    except (TypeError, ValueError):
-        within = DEFAULT_REPLY_HOURS
-    if within <= 0:
-        within = DEFAULT_REPLY_HOURS
-    return WorkingHours(zone=ZoneInfo(timezone), start=start, end=end,
-                        reply_within=timedelta(hours=within))
+def working_hours(policy: SchoolPolicy | Mapping[str, Any] | None, timezone: str
+                  ) -> WorkingHours:
+    """The working hours a school's policy sets (raw School.policy JSON is parsed, and
+    refused with PolicyError when it is bad)."""
+    if not isinstance(policy, SchoolPolicy):
+        policy = parse_policy(policy)
+    return WorkingHours(zone=ZoneInfo(timezone), start=policy.school_start,
+                        end=policy.school_end,
+                        reply_within=timedelta(hours=policy.reply_within_hours),
+                        days=frozenset(policy.school_days))
 
 
 def reply_by(received: datetime, hours: WorkingHours) -> datetime:

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from scheduler.policy import Policy
+from scheduler.policy import SchoolPolicy
 
 Holidays = Sequence[tuple[date, date]]  # inclusive (start, end) dates
 
@@ -29,13 +29,13 @@ def zone(name: str | None, fallback: str = "Europe/London") -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def _closed_day(day: date, policy: Policy, holidays: Holidays) -> bool:
+def _closed_day(day: date, policy: SchoolPolicy, holidays: Holidays) -> bool:
     if policy.quiet_weekends and day.weekday() >= 5:
         return True
     return policy.quiet_holidays and any(a <= day <= b for a, b in holidays)
 
 
-def is_open(at: datetime, tz: ZoneInfo, policy: Policy, holidays: Holidays = ()) -> bool:
+def is_open(at: datetime, tz: ZoneInfo, policy: SchoolPolicy, holidays: Holidays = ()) -> bool:
     """True when a non-urgent message may go at `at` to someone in `tz`."""
     local = at.astimezone(tz)
     if _closed_day(local.date(), policy, holidays):
@@ -43,7 +43,8 @@ def is_open(at: datetime, tz: ZoneInfo, policy: Policy, holidays: Holidays = ())
     return policy.quiet_end <= local.time().replace(tzinfo=None) < policy.quiet_start
 
 
-def next_open(at: datetime, tz: ZoneInfo, policy: Policy, holidays: Holidays = ()) -> datetime:
+def next_open(at: datetime, tz: ZoneInfo, policy: SchoolPolicy, holidays: Holidays = ()
+              ) -> datetime:
     """`at` itself when the window is open, else the start of the next window (UTC)."""
     if is_open(at, tz, policy, holidays):
         return at.astimezone(UTC)
@@ -57,7 +58,7 @@ def next_open(at: datetime, tz: ZoneInfo, policy: Policy, holidays: Holidays = (
     raise ValueError("no open window in the next two years: check the holiday calendar")
 
 
-def spread(start: datetime, key: int, policy: Policy) -> datetime:
+def spread(start: datetime, key: int, policy: SchoolPolicy) -> datetime:
     """A deterministic moment in the first `spread_minutes` of a window, by `key`.
 
     Deferred messages then leave over an hour, not all at 08:00: kinder to phone
@@ -70,7 +71,7 @@ def spread(start: datetime, key: int, policy: Policy) -> datetime:
     return start + timedelta(seconds=offset)
 
 
-def deferred_until(at: datetime, tz: ZoneInfo, policy: Policy, holidays: Holidays,
+def deferred_until(at: datetime, tz: ZoneInfo, policy: SchoolPolicy, holidays: Holidays,
                    key: int) -> datetime:
     """When a message held at `at` should next be considered, spread by `key`."""
     start = next_open(at, tz, policy, holidays)

@@ -656,4 +656,5 @@ def main() -> None:
 import bot.cli.cadence  # noqa: E402  (scheduler, cadence, holidays, concern)
 import bot.cli.follow_up  # noqa: E402  (tasks, notify, escalate, nudge, ladder)
 import bot.cli.journeys  # noqa: E402  (reminders, check-ins)
+import bot.cli.policy  # noqa: E402  (policy show, set, reset)
 import bot.cli.staff  # noqa: E402, F401  (staff add, staff list)

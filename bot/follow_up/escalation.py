@@ -2,8 +2,8 @@
 
 Time counts only in the school's working hours (school days, open hours, the school's
 zone, holidays from the holidays table): a reply at 16:00 on a Friday with a 4-hour
-limit escalates at 12:30 on Monday, never over the weekend. School.policy may hold
-{"escalate_after_hours": 4, "escalation_lead": "head@school.example"}.
+limit escalates at 12:30 on Monday, never over the weekend. The school's policy
+(scheduler/policy.py) sets `escalate_after_hours` and `escalation_lead`.
 
 Who gets it: the key worker's named cover; when the cover is missing, away, inactive
 or is the very person who left it unanswered, the school's designated lead
@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,21 +24,17 @@ from bot.follow_up.notify import notify_inbound
 from bot.store.audit import audit
 from bot.store.models import Holiday, InboundMessage, InboundStatus, School, Staff, Student
 from channels.base import Channel
+from scheduler.policy import DEFAULT, SchoolPolicy, parse_policy, school_policy
 from scheduler.school_hours import WorkingHours, working_hours
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ESCALATE_HOURS = 4.0
 BATCH = 500
 
 
-def escalate_after(policy: dict[str, Any] | None) -> timedelta:
-    """Working hours a reply may wait before it goes to cover (policy, default 4)."""
-    try:
-        hours = float((policy or {}).get("escalate_after_hours", DEFAULT_ESCALATE_HOURS))
-    except (TypeError, ValueError):
-        hours = DEFAULT_ESCALATE_HOURS
-    return timedelta(hours=hours if hours > 0 else DEFAULT_ESCALATE_HOURS)
+def escalate_after(policy: SchoolPolicy = DEFAULT) -> timedelta:
+    """Working hours a reply may wait before it goes to cover (`escalate_after_hours`)."""
+    return timedelta(hours=policy.escalate_after_hours)
 
 
 def closed_days(session: Session, school_id: int, since: date) -> Callable[[date], bool]:
@@ -74,16 +69,17 @@ def _usable(staff: Staff | None, not_: int) -> bool:
 
 
 def escalation_target(session: Session, school: School, current: Staff,
-                      key_worker: Staff | None) -> Staff | None:
+                      key_worker: Staff | None, policy: SchoolPolicy | None = None
+                      ) -> Staff | None:
     """The named cover, else the designated lead, else the first admin; never `current`."""
     candidates: list[Staff | None] = []
     if key_worker is not None:
         candidates.append(key_worker.cover)
     candidates.append(current.cover)
-    lead = (school.policy or {}).get("escalation_lead")
+    lead = (policy or school_policy(school)).escalation_lead
     if lead:
         candidates.append(session.scalar(select(Staff).where(
-            Staff.school_id == school.id, func.lower(Staff.email) == str(lead).lower())))
+            Staff.school_id == school.id, func.lower(Staff.email) == lead.lower())))
     candidates += session.scalars(select(Staff).where(
         Staff.school_id == school.id, Staff.role == "admin").order_by(Staff.id))
     return next((c for c in candidates if _usable(c, current.id)), None)
@@ -111,14 +107,15 @@ def _escalate_one(session: Session, inbound_id: int, now: datetime) -> bool | No
     assert current is not None  # routed_to_id is a foreign key
     school = session.get(School, current.school_id)
     assert school is not None
-    hours = working_hours(school.policy, school.timezone)
+    policy = school_policy(school)
+    hours = working_hours(policy, school.timezone)
     received = inbound.received_at
     closed = closed_days(session, school.id, received.astimezone(hours.zone).date())
-    if now < working_deadline(received, escalate_after(school.policy), hours, closed):
+    if now < working_deadline(received, escalate_after(policy), hours, closed):
         return None
     student = session.get(Student, inbound.student_id) if inbound.student_id else None
     key_worker = student.key_worker if student is not None else None
-    target = escalation_target(session, school, current, key_worker)
+    target = escalation_target(session, school, current, key_worker, policy)
     inbound.escalated_at = now
     if target is None:
         audit(session, "system", "escalation_no_cover", "inbound", inbound.id,
@@ -139,9 +136,9 @@ def escalate_unanswered(factory: sessionmaker[Session], channels: Mapping[str, C
                         public_url: str, now: datetime) -> int:
     """Job: re-route replies unanswered after the working-hours limit; returns how many."""
     with factory() as session:
-        schools = list(session.scalars(select(School.policy)))
+        schools = [parse_policy(raw) for raw in session.scalars(select(School.policy))]
         # Working time never runs faster than the clock: a cheap bound for the query.
-        shortest = min((escalate_after(p) for p in schools), default=escalate_after(None))
+        shortest = min((escalate_after(p) for p in schools), default=escalate_after())
         ids = list(_open_replies(session, now - shortest))
     done = 0
     for inbound_id in ids:

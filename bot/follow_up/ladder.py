@@ -8,9 +8,9 @@ time of day (morning <-> early evening, inside the cadence window). After `ladde
 re-tries with still no answer, the child's key worker (or cover) gets a 'phone_or_visit'
 task with the reason, and the family is listed by `schoolgate unreachable` as silent.
 
-School.policy may hold {"ladder_days": 3, "ladder_tries": 2}. Every step has its own
-idempotency key `ladder:{message}:{guardian}:{step}` (a unique column), so a scheduler
-killed mid-run and restarted never sends a step twice. Invitations whose last time
+The school's policy (scheduler/policy.py) sets `ladder_days` and `ladder_tries`. Every
+step has its own idempotency key `ladder:{message}:{guardian}:{step}` (a unique column),
+so a scheduler killed mid-run and restarted never sends a step twice. Invitations whose last time
 option has passed are left alone: nobody is invited again to a meeting that is over.
 """
 
@@ -42,13 +42,11 @@ from bot.store.models import (
     StaffTask,
 )
 from scheduler.cadence import hold_new
-from scheduler.policy import DEFAULT, Policy, PolicyError, parse_policy
+from scheduler.policy import SchoolPolicy, school_policy
 from scheduler.windows import is_open, next_open, zone
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DAYS = 3
-DEFAULT_TRIES = 2
 KINDS = (MessageKind.INVITATION, MessageKind.CHECK_IN)
 MORNING = time(8, 30)
 EVENING = time(17, 30)
@@ -62,25 +60,6 @@ class Rung:
     guardian_id: int
     last_id: int
     steps: int  # ladder re-tries already made
-
-
-def ladder_settings(policy: dict[str, Any] | None) -> tuple[int, int]:
-    """(days to wait for an answer, re-tries before a person is asked), from School.policy."""
-    policy = policy or {}
-
-    def whole(key: str, default: int, low: int, high: int) -> int:
-        value = policy.get(key, default)
-        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-        return value if ok else default
-
-    return whole("ladder_days", DEFAULT_DAYS, 1, 60), whole("ladder_tries", DEFAULT_TRIES, 0, 10)
-
-
-def _cadence(policy: dict[str, Any] | None) -> Policy:
-    try:
-        return parse_policy(policy)
-    except PolicyError:  # another engineer's setting refused: the window is still known
-        return DEFAULT
 
 
 def silent_pairs(session: Session, school_id: int, now: datetime, days: int,
@@ -129,7 +108,7 @@ def _meeting_over(message: Message, now: datetime) -> bool:
     return bool(options) and max(options) <= now
 
 
-def other_time(last_sent: datetime, now: datetime, tz: Any, policy: Policy,
+def other_time(last_sent: datetime, now: datetime, tz: Any, policy: SchoolPolicy,
                holidays: Collection[tuple[Any, Any]]) -> datetime:
     """The next open moment after `now` at the other end of the day from `last_sent`:
     early evening after a morning send, morning after an afternoon one."""
@@ -191,7 +170,7 @@ def climb_one(session: Session, school: School, rung: Rung, available: Collectio
             why = (f"no answer to the {what} (message {message.id}) and no channel left "
                    f"to try ({choice.reason}): please phone or visit")
             return _phone_task(session, message, guardian, why, now)
-        policy = _cadence(school.policy)
+        policy = school_policy(school)
         holidays = session.execute(select(Holiday.starts_on, Holiday.ends_on).where(
             Holiday.school_id == school.id)).all()
         tz = zone(guardian.timezone, school.timezone)
@@ -227,9 +206,9 @@ def climb_ladder(factory: sessionmaker[Session], available: Collection[str],
     available = set(available)
     done = 0
     with factory() as session:
-        schools = [(s.id, s.policy) for s in session.scalars(select(School))]
+        schools = [(s.id, school_policy(s)) for s in session.scalars(select(School))]
     for school_id, policy in schools:
-        days, tries = ladder_settings(policy)
+        days, tries = policy.ladder_days, policy.ladder_tries
         with factory() as session:
             rungs = silent_pairs(session, school_id, now, days, tries)
         for rung in rungs:

@@ -11,7 +11,6 @@ duplicates one. Finding overdue children is one INSERT ... SELECT, not a Python 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -49,24 +48,14 @@ from bot.store.models import (
     StudentGuardian,
 )
 from channels.base import Channel, DeliveryOutcome
-from scheduler.school_hours import working_hours
+from scheduler.policy import school_policy
+from scheduler.school_hours import WorkingHours, working_hours
 
 log = logging.getLogger(__name__)
 
 POSITIVE = "positive_contact"
 PHONE_OR_VISIT = "phone_or_visit"
 SENT_STATES = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ)
-DEFAULT_POSITIVE_DAYS = 7
-
-
-def positive_contact_days(policy: dict[str, Any] | None) -> int:
-    """The school's positive_contact_days (scheduler/policy.py's rules; default 7)."""
-    from scheduler.policy import PolicyError, parse_policy
-
-    with contextlib.suppress(PolicyError):  # another setting refused: this one may be fine
-        return parse_policy(policy).positive_contact_days
-    value = (policy or {}).get("positive_contact_days", DEFAULT_POSITIVE_DAYS)
-    return value if isinstance(value, int) and 1 <= value <= 120 else DEFAULT_POSITIVE_DAYS
 
 
 def _insert(session: Session) -> Any:
@@ -148,7 +137,7 @@ def refresh_positive_contact(session: Session, school: School, now: datetime) ->
     policy's days, and no good news sent, delivered or read in that time. Set-based.
     Returns (opened, closed).
     """
-    since = now - timedelta(days=positive_contact_days(school.policy))
+    since = now - timedelta(days=school_policy(school).positive_contact_days)
     key = literal_column(f"'{POSITIVE}:s'").concat(cast(Student.id, String))
     contactable = select(StudentGuardian.student_id).where(StudentGuardian.may_contact.is_(True))
     already = select(StaffTask.student_id).where(
@@ -191,8 +180,8 @@ def refresh_positive_contact(session: Session, school: School, now: datetime) ->
     return opened, closed
 
 
-def _in_working_hours(school: School, now: datetime) -> bool:
-    hours = working_hours(school.policy, school.timezone)
+def _in_working_hours(hours: WorkingHours, now: datetime) -> bool:
+    """True when `now` falls inside the school's working hours (its zone, days, times)."""
     local = now.astimezone(hours.zone)
     return local.weekday() in hours.days and hours.start <= local.time() < hours.end
 
@@ -224,10 +213,12 @@ def nudge_positive_contact(factory: sessionmaker[Session], channels: Mapping[str
             school = session.get(School, school_id)
             assert school is not None
             refresh_positive_contact(session, school, now)
-            if not _in_working_hours(school, now):
+            policy = school_policy(school)
+            hours = working_hours(policy, school.timezone)
+            if not _in_working_hours(hours, now):
                 continue
-            days = positive_contact_days(school.policy)
-            today = now.astimezone(working_hours(school.policy, school.timezone).zone).date()
+            days = policy.positive_contact_days
+            today = now.astimezone(hours.zone).date()
             waiting = session.execute(
                 select(StaffTask.staff_id, func.count())
                 .join(Staff, Staff.id == StaffTask.staff_id)

@@ -26,7 +26,7 @@ from bot.store.models import (
     Student,
 )
 from scheduler import windows
-from scheduler.policy import Policy, parse_policy, term_start
+from scheduler.policy import SchoolPolicy, policy_as_dict, school_policy, term_start
 
 
 def overdue_students(session: Session, school_id: int, now: datetime, days: int
@@ -51,7 +51,7 @@ def _ratio(positive: int, concern: int) -> float | None:
     return round(positive / concern, 2) if concern else None
 
 
-def balance(session: Session, school_id: int, term: date, policy: Policy
+def balance(session: Session, school_id: int, term: date, policy: SchoolPolicy
             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(families, classes): positive and concern contact in the term starting `term`.
 
@@ -117,7 +117,7 @@ def cadence_report(session: Session, school: School, now: datetime,
     - ``unreachable``: ``{guardian_id, guardian, reason}`` (channels `available`,
       default all).
     """
-    policy = parse_policy(school.policy)
+    policy = school_policy(school)
     tz = windows.zone(school.timezone)
     start = term_start(policy, now.astimezone(tz).date())
     staff = dict(session.execute(select(Staff.id, Staff.name)
@@ -134,7 +134,7 @@ def cadence_report(session: Session, school: School, now: datetime,
                                                        school_id=school.id)]
     return {
         "school_id": school.id, "now": now.astimezone(UTC).isoformat(),
-        "term_start": start.isoformat(), "policy": policy.as_dict(),
+        "term_start": start.isoformat(), "policy": policy_as_dict(policy),
         "overdue": overdue, "families": families, "classes": classes,
         "waiting": waiting(session, school.id), "unreachable": unreachable,
     }

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from scheduler.policy import PolicyError, parse_policy
 from scheduler.school_hours import WorkingHours, reply_by, working_hours
 
 LONDON = "Europe/London"
@@ -23,15 +24,25 @@ def test_defaults_when_policy_is_empty() -> None:
     assert hours.days == frozenset(range(5))
 
 
-def test_policy_sets_hours_and_bad_values_fall_back() -> None:
+def test_policy_sets_hours_and_bad_values_are_refused_by_name() -> None:
     hours = working_hours({"school_hours": {"start": "09:00", "end": "15:00"},
                            "reply_within_hours": 4}, LONDON)
     assert (hours.start, hours.end, hours.reply_within) == (
         time(9), time(15), timedelta(hours=4))
-    broken = working_hours({"school_hours": {"start": "late", "end": "07:00"},
-                            "reply_within_hours": "soon"}, LONDON)
-    assert (broken.start, broken.end, broken.reply_within) == (
-        time(8, 30), time(16), timedelta(hours=8))
+    with pytest.raises(PolicyError, match=r"school_hours\.start"):
+        working_hours({"school_hours": {"start": "late"}}, LONDON)
+    with pytest.raises(PolicyError, match=r"school_hours\.end"):
+        working_hours({"school_hours": {"start": "08:30", "end": "07:00"}}, LONDON)
+    with pytest.raises(PolicyError, match="reply_within_hours"):
+        working_hours({"reply_within_hours": "soon"}, LONDON)
+
+
+def test_working_days_come_from_the_policy() -> None:
+    hours = working_hours(parse_policy({"school_hours": {"days": ["mon", "wed"]},
+                                        "reply_within_hours": 1}), LONDON)
+    assert hours.days == frozenset({0, 2})
+    tuesday = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    assert _local(reply_by(tuesday, hours)).strftime("%A") == "Wednesday"
 
 
 def test_friday_evening_is_answered_on_monday() -> None:

@@ -103,9 +103,11 @@ def test_bad_policy_values_are_refused_naming_the_setting(overrides: dict[str, o
         parse_policy(overrides)
 
 
-def test_policy_overrides_apply_and_other_settings_in_the_json_are_left_alone() -> None:
-    policy = parse_policy({"weekly_cap": 5, "quiet_start": "19:30", "school_hours": "x"})
+def test_policy_overrides_apply_beside_the_other_settings_in_the_json() -> None:
+    policy = parse_policy({"weekly_cap": 5, "quiet_start": "19:30",
+                           "school_hours": {"start": "09:00"}, "escalate_after_hours": 2})
     assert policy.weekly_cap == 5 and policy.quiet_start.hour == 19
+    assert policy.school_start.hour == 9 and policy.escalate_after_hours == 2
     assert policy.positive_first_days == 14  # untouched defaults stay
 
 
