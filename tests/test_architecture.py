@@ -174,7 +174,7 @@ def test_no_private_name_crosses_a_module_boundary() -> None:
 
 
 @pytest.mark.parametrize(("source", "target", "upward"), [
-    ("bot.outbound.worker", "bot.inbound.sweep", True),
+    ("bot.outbound.worker", "bot.inbound.routing", True),
     ("bot.inbound.inbox", "bot.outbound.dispatch", False),
     ("scheduler.service", "bot.runtime.jobs", True),
     ("bot.cli.app", "bot.runtime.context", False),

@@ -155,28 +155,13 @@ def _message(factory: sessionmaker[Session], inbound_id: int, parsed: InboundPar
     return _Answer("unmatched", how_to_link(language, school), language)
 
 
-async def retry_unprocessed(factory: sessionmaker[Session], channel: Channel | None,
-                            available: Collection[str], limit: int = 100) -> int:
-    """Finish Telegram rows left 'received' by an earlier failure; returns how many."""
-    with factory() as session:
-        rows = session.execute(
-            select(InboundMessage.id, InboundMessage.raw_payload)
-            .where(InboundMessage.channel == "telegram",
-                   InboundMessage.status == InboundStatus.RECEIVED)
-            .order_by(InboundMessage.id).limit(limit)).all()
-    done = 0
-    for inbound_id, raw in rows:
-        parsed = parse_inbound(json.loads(raw))
-        if parsed is None:
-            continue
-        try:
-            await _process(factory, inbound_id, parsed, channel, available, None)
-        except Exception as exc:
-            log.warning("telegram inbound %s still not processed (%s)", inbound_id,
-                        type(exc).__name__)
-            continue
-        done += 1
-    return done
+async def finish_stored(factory: sessionmaker[Session], inbound_id: int, raw: str,
+                        channel: Channel | None, available: Collection[str]) -> None:
+    """Finish one stored Telegram update (linking or routing); raises if that failed."""
+    parsed = parse_inbound(json.loads(raw))
+    if parsed is None:
+        return
+    await _process(factory, inbound_id, parsed, channel, available, None)
 
 
 def update_handler(factory: sessionmaker[Session], channels: Mapping[str, Channel]

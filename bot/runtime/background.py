@@ -11,30 +11,28 @@ them inside the web process instead (tests, tiny set-ups).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
-import time
 
-from bot.inbound import inbox
-from bot.inbound.sweep import YIELD_FACTOR, newest_id, waiting_ids
+from bot.inbound.routing import POLL_SECONDS, Router
 from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 
-ROUTE_POLL_SECONDS = 0.25  # how soon a stored SMS reply is routed when nothing is waiting
-ROUTE_PAUSE_SECONDS = 0.002  # between routings: leaves SQLite's write lock to the webhooks
-ROUTE_BATCH = 50
 
 
 async def run_background(ctx: Context, stop: asyncio.Event, *, route_replies: bool,
-                         scheduler: bool = True) -> None:
-    """Run the background tasks until `stop` is set; then let each finish cleanly."""
+                         scheduler: bool = True, router: Router | None = None) -> None:
+    """Run the background tasks until `stop` is set; then let each finish cleanly.
+
+    `route_replies`: route new SMS as soon as they are stored (the companion process);
+    otherwise the web process routes each after its response (passing its `router`), and
+    the loop here only finishes what was left 'received'.
+    """
+    router = router or Router(ctx.factory, ctx.channels, route_new_sms=route_replies)
     tasks = [asyncio.create_task(_warm_up(ctx), name="language-warm-up"),
-             asyncio.create_task(ctx.worker().run(stop), name="outbox-worker")]
-    if route_replies:
-        tasks.append(asyncio.create_task(route_replies_forever(ctx, stop),
-                                         name="reply-routing"))
+             asyncio.create_task(ctx.worker().run(stop), name="outbox-worker"),
+             asyncio.create_task(router.run(stop), name="reply-routing")]
     if scheduler and ctx.settings.scheduler_enabled:
         from bot.runtime.jobs import all_jobs
         from scheduler.service import SchedulerService  # waits for the lease if another runs
@@ -58,55 +56,9 @@ async def run_background(ctx: Context, stop: asyncio.Event, *, route_replies: bo
 
 
 async def route_replies_forever(ctx: Context, stop: asyncio.Event,
-                                poll: float = ROUTE_POLL_SECONDS) -> int:
-    """Route SMS replies the webhook stored (oldest first) until `stop`; returns how many.
-
-    Storing comes first. Routing costs about ten times what storing does, and on SQLite it
-    holds the one write lock the webhook needs for the next reply; on a small machine it
-    also takes the CPU the web process needs. So while replies keep arriving, each routing
-    is followed by a pause YIELD_FACTOR times as long (routing then takes a fifth of the
-    time at most), and when they stop it routes at full speed.
-
-    A message whose routing fails is left 'received' and skipped here; the worker's
-    sweep (bot.inbound.sweep) tries it again a minute later, so nothing is lost or done twice
-    (routing is idempotent: a message no longer 'received' is left alone).
-    """
-    failed: set[int] = set()
-    routed, newest = 0, 0
-    while not stop.is_set():
-        ids = await asyncio.to_thread(waiting_ids, ctx.factory, "sms", failed, ROUTE_BATCH)
-        for inbound_id in ids:
-            if stop.is_set():
-                break
-            started = time.monotonic()
-            if await route_one(ctx, inbound_id):
-                routed += 1
-            else:
-                failed.add(inbound_id)
-            pause = ROUTE_PAUSE_SECONDS
-            latest = await asyncio.to_thread(newest_id, ctx.factory, "sms")
-            if latest > newest and newest:  # still arriving: storing them comes first
-                pause = max(pause, YIELD_FACTOR * (time.monotonic() - started))
-            newest = latest
-            await asyncio.sleep(pause)
-        if len(ids) < ROUTE_BATCH:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=poll)
-    return routed
-
-
-async def route_one(ctx: Context, inbound_id: int) -> bool:
-    """Identify, route and acknowledge one stored reply; False (logged) if it failed."""
-    try:
-        await asyncio.to_thread(inbox.process, ctx.factory, inbound_id, list(ctx.channels))
-    except Exception as exc:  # stored already: safe, and the sweep tries again
-        # the type only: a database error's text carries the SQL parameters (bodies,
-        # numbers); the traceback goes to DEBUG
-        log.error("inbound %s stored but processing failed (%s)", inbound_id,
-                  type(exc).__name__)
-        log.debug("processing failure of inbound %s", inbound_id, exc_info=True)
-        return False
-    return True
+                                poll: float = POLL_SECONDS) -> int:
+    """Route every stored reply until `stop` (the one loop, bot.inbound.routing)."""
+    return await Router(ctx.factory, ctx.channels, poll=poll).run(stop)
 
 
 async def _warm_up(ctx: Context) -> None:

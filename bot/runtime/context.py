@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 import bot.journeys  # noqa: F401  (every message kind registers itself with the core)
 from bot.config import Settings
 from bot.inbound.reply_translate import ReplyTranslationStep
-from bot.inbound.sweep import settle_received
 from bot.outbound.translate import TranslationStep
 from bot.outbound.worker import Worker, WorkerPolicy
 from bot.store import make_engine, make_session_factory, upgrade
@@ -86,11 +85,6 @@ class Context:
                                give_up_hours=s.translation_give_up_hours)
         replies = ReplyTranslationStep(self.factory, translator, s.staff_language,
                                        retry_seconds=s.translation_retry_seconds)
-        channels = self.channels
-
-        async def sweep(now: datetime) -> int:
-            return await settle_received(self.factory, channels, now=now)
-
-        return Worker(self.factory, channels, policy, public_url=s.public_url,
-                      steps=(step.run, replies.run), upkeep=(sweep,),
+        return Worker(self.factory, self.channels, policy, public_url=s.public_url,
+                      steps=(step.run, replies.run),
                       **overrides)

@@ -39,10 +39,15 @@ def build_server_app(ctx: Context, workers: Workers = "inline") -> FastAPI:
         stop = asyncio.Event()
         tasks: list[asyncio.Task[object]] = []
         if workers == "inline":
+            from bot.inbound.routing import Router
             from bot.runtime.background import run_background
 
+            # one router: each SMS routed after its response, the loop finishes the rest
+            router = app.state.inbound_router = Router(ctx.factory, ctx.channels,
+                                                       route_new_sms=False)
             tasks.append(asyncio.create_task(
-                run_background(ctx, stop, route_replies=False), name="background"))
+                run_background(ctx, stop, route_replies=False, router=router),
+                name="background"))
         elif workers == "process":
             from bot.runtime.companion import supervise
 

@@ -11,20 +11,16 @@ any left over either way).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 
-from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request, Response
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from bot.inbound import inbox
-from bot.inbound.sweep import YIELD_FACTOR, waiting_ids
+from bot.inbound.routing import Router
 from bot.outbound.status import apply_status
-from bot.runtime.background import route_one
 from bot.runtime.context import Context
 from channels.sms import (
     INBOUND_PATH,
@@ -102,72 +98,11 @@ async def inbound_sms(request: Request) -> Response:
 async def process_after_response(app: Starlette, inbound_id: int) -> None:
     """Route and acknowledge one stored inbound message, after the response has gone."""
     router = getattr(app.state, "inbound_router", None)
-    if router is None:  # made on first use: its limiter belongs to the running event loop
-        router = app.state.inbound_router = InboundRouter(app.state.ctx)
+    if router is None:  # the app alone (tests): a router of its own, made on first use
+        ctx: Context = app.state.ctx
+        router = app.state.inbound_router = Router(ctx.factory, ctx.channels,
+                                                   route_new_sms=False)
     await router.route(inbound_id)
-
-
-class InboundRouter:
-    """Routes stored inbound SMS one at a time, yielding the CPU to the webhooks.
-
-    Routing (identify, detect the language, route, queue the acknowledgement) costs far
-    more than storing, and under the GIL it slows every request the process serves. So one
-    message is routed at a time and, while webhooks keep arriving, each routing is followed
-    by a pause YIELD_FACTOR times as long as it took (a fifth of a core at most). At
-    most MAX_WAITING wait their turn; any beyond that are routed when it is quiet again,
-    and any whose routing failed stay 'received' for the worker's sweep (bot.inbound.sweep).
-    Storing is what must not wait; routing catches up when the burst is over.
-    """
-
-    MAX_WAITING = 200
-    CATCH_UP_BATCH = 50
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.limiter = CapacityLimiter(1)
-        self.waiting = 0
-        self.arrivals = 0  # webhooks seen: routing pauses only while they keep coming
-        self.left = False  # some were left 'received' while busy: catch up when quiet
-        self.failed: set[int] = set()  # routing raised: the worker's sweep retries these
-
-    async def route(self, inbound_id: int) -> bool:
-        """Route one message (then any left over while busy); False if it was left over."""
-        self.arrivals += 1
-        if self.waiting >= self.MAX_WAITING:
-            self.left = True
-            log.info("inbound %s left for later: %d waiting to be routed", inbound_id,
-                     self.waiting)
-            return False
-        self.waiting += 1
-        try:
-            async with self.limiter:
-                done = await self._one(inbound_id)
-                while self.left and self.waiting == 1:  # quiet again: route what was left
-                    self.left = await self._catch_up()
-            return done
-        finally:
-            self.waiting -= 1
-
-    async def _one(self, inbound_id: int) -> bool:
-        started, arrivals = time.monotonic(), self.arrivals
-        if not await route_one(self.ctx, inbound_id):
-            self.failed.add(inbound_id)
-            return False
-        if self.arrivals != arrivals:  # webhooks are coming in: leave them their share
-            await asyncio.sleep(YIELD_FACTOR * (time.monotonic() - started))
-        return True
-
-    async def _catch_up(self) -> bool:
-        """Route a batch of SMS still 'received'; True while more may remain."""
-        ids = await to_thread.run_sync(self._left_over)
-        for inbound_id in ids:
-            if self.waiting > 1:
-                return True  # new messages first; this continues when they are done
-            await self._one(inbound_id)
-        return len(ids) == self.CATCH_UP_BATCH
-
-    def _left_over(self) -> list[int]:
-        return waiting_ids(self.ctx.factory, "sms", self.failed, self.CATCH_UP_BATCH)
 
 
 @router.post(STATUS_PATH)

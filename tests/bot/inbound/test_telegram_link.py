@@ -14,7 +14,10 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlalchemy import func, select
 
+from bot import clock as process_clock
+from bot.clock import RunningClock
 from bot.errors import ConfigurationError
+from bot.inbound.routing import Router
 from bot.inbound.telegram_link import (
     LinkOutcome,
     bot_username,
@@ -25,7 +28,7 @@ from bot.inbound.telegram_link import (
     link_ttl,
     queue_welcome,
 )
-from bot.inbound.telegram_updates import HandledUpdate, handle_update, retry_unprocessed
+from bot.inbound.telegram_updates import HandledUpdate, handle_update
 from bot.runtime.context import Context
 from bot.store.models import (
     Delivery,
@@ -287,7 +290,8 @@ def test_rows_left_received_are_finished_later(tg: Context, standin: st.Telegram
 
     async def go() -> int:
         try:
-            return await retry_unprocessed(tg.factory, tg.channels["telegram"], ALL)
+            with process_clock.using(RunningClock(utcnow() + timedelta(minutes=2))):
+                return await Router(tg.factory, tg.channels).route_waiting()
         finally:
             await tg.channels["telegram"].close()
 

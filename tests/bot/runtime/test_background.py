@@ -1,5 +1,5 @@
 """Reply routing in the background process: every stored SMS is routed, once, and a
-failure leaves the message for the sweep instead of stopping the loop."""
+failure leaves the message for a later pass instead of stopping the loop."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_a_reply_stored_while_the_loop_runs_is_routed_too(ctx: Context) -> None:
     assert _statuses(ctx) == ([InboundStatus.ROUTED], 1)
 
 
-def test_a_failing_message_is_left_for_the_sweep_and_the_rest_are_routed(
+def test_a_failing_message_is_left_for_later_and_the_rest_are_routed(
         ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = _store(ctx, "This one breaks")
     _store(ctx, "This one is fine")
@@ -96,7 +96,7 @@ def test_a_failing_message_is_left_for_the_sweep_and_the_rest_are_routed(
             raise RuntimeError("blip")
         return real(factory, inbound_id, available, *args, **kwargs)
 
-    monkeypatch.setattr(background.inbox, "process", process)
+    monkeypatch.setattr(inbox, "process", process)
     assert asyncio.run(_route_until(ctx, 1)) == 1
-    # the broken one stays 'received' (the worker's sweep tries it again), nothing doubled
+    # the broken one stays 'received' (tried again after a while), nothing doubled
     assert _statuses(ctx) == ([InboundStatus.RECEIVED, InboundStatus.ROUTED], 1)

@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.inbound.sweep import settle_received
+from bot import clock
+from bot.clock import RunningClock
+from bot.inbound.routing import Router
 from bot.runtime.context import Context
 from bot.store.models import Delivery, InboundMessage, InboundStatus, utcnow
 from bot.web.app import create_app
-from bot.web.twilio_hooks import InboundRouter
 from tests import factories as f
 from tests.conftest import make_settings
 from tests.standins.twilio import TwilioStandin, twilio_settings
@@ -119,7 +120,7 @@ def test_stored_when_the_2xx_goes_out_and_routed_only_afterwards(
     assert deliveries == 1  # the acknowledgement, queued after the response
 
 
-def test_a_crash_after_the_2xx_is_finished_by_the_sweep(
+def test_a_crash_after_the_2xx_is_finished_by_the_routing_loop_later(
         ctx: Context, twilio: TwilioStandin) -> None:
     app = create_app(ctx)
     status, _ = asyncio.run(_call(app, twilio, twilio.inbound_form(PHONE, "Hello"), ctx,
@@ -127,7 +128,9 @@ def test_a_crash_after_the_2xx_is_finished_by_the_sweep(
     assert status == 200
     assert _snapshot(ctx) == ([(InboundStatus.RECEIVED, "Hello")], 0)
     later = utcnow() + timedelta(minutes=5)
-    assert asyncio.run(settle_received(ctx.factory, ctx.channels, now=later)) == 1
+    with clock.using(RunningClock(later)):
+        router = Router(ctx.factory, ctx.channels, route_new_sms=False)
+        assert asyncio.run(router.route_waiting()) == 1
     assert _snapshot(ctx) == ([(InboundStatus.ROUTED, "Hello")], 1)
 
 
@@ -170,8 +173,8 @@ def test_messages_left_while_busy_are_routed_when_it_is_quiet(
 
     ids = [inbox.store(ctx.factory, parse_inbound(twilio.inbound_form(PHONE, f"Note {n}")))[0]
            for n in range(4)]
-    router = InboundRouter(ctx)
-    router.MAX_WAITING = 1  # only one may wait: the others are left 'received' at first
+    # only one may wait: the others are left 'received' at first
+    router = Router(ctx.factory, ctx.channels, route_new_sms=False, max_waiting=1)
 
     async def burst() -> list[bool]:
         return list(await asyncio.gather(*(router.route(i) for i in ids)))

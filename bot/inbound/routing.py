@@ -1,0 +1,187 @@
+"""The one routing loop: every stored reply, on every channel, in every serve mode.
+
+Storing comes first on every inbound path (one INSERT before any 2xx). Routing (identify,
+detect the language, route to the key worker, acknowledge) costs about ten times what
+storing does, so it happens here, after, and yields while replies keep arriving: each
+routing is followed by a pause YIELD_FACTOR times as long, so it takes a fifth of the time
+at most while a burst lasts and runs at full speed when it is over.
+
+One `Router` serves all of it:
+
+- `run(stop)`, the loop: `schoolgate background` (the companion of `schoolgate serve`)
+  routes SMS as soon as they are stored; in `--one-process` mode the web process routes
+  each SMS after its response (`route`) and the loop only finishes what was left.
+- Anything still 'received' after `settle_after` (a crash after the 2xx, a database blip,
+  a routing that raised, a Telegram update or mail whose own path failed) is finished by
+  the same loop through its channel's own path. Every path is idempotent: a message no
+  longer 'received' is left alone, so nothing is lost or done twice.
+
+The walk of one reply through this code is in docs/receiving-a-reply.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.inbound import inbox
+from bot.inbound.email_replies import handle_raw
+from bot.inbound.telegram_updates import finish_stored
+from bot.store import reading
+from bot.store.models import InboundMessage, InboundStatus, utcnow
+from channels.base import Channel
+
+log = logging.getLogger(__name__)
+
+#: each routing is followed by a pause this many times as long while replies keep arriving
+YIELD_FACTOR = 4
+POLL_SECONDS = 0.25  # how soon a stored SMS is routed when nothing is waiting
+PAUSE_SECONDS = 0.002  # between routings: leaves SQLite's write lock to the webhooks
+BATCH = 50
+#: a message another path may still be finishing is left to it this long
+SETTLE_AFTER = timedelta(seconds=60)
+#: push mode: at most this many wait their turn; the rest are routed when it is quiet
+MAX_WAITING = 200
+
+
+class Router:
+    """Routes stored inbound messages one at a time, never ahead of the webhooks."""
+
+    def __init__(self, factory: sessionmaker[Session], channels: Mapping[str, Channel], *,
+                 route_new_sms: bool = True, poll: float = POLL_SECONDS,
+                 settle_after: timedelta = SETTLE_AFTER,
+                 max_waiting: int = MAX_WAITING) -> None:
+        self.factory = factory
+        self.channels = dict(channels)
+        self.route_new_sms = route_new_sms  # False: `route` is called for each new SMS
+        self.poll = poll
+        self.settle_after = settle_after
+        self.max_waiting = max_waiting
+        self.limiter = asyncio.Lock()  # one routing at a time (binds to the loop on use)
+        self.arrivals = 0  # messages seen arriving (pushed, or a newer id stored)
+        self.waiting = 0  # pushed, waiting their turn
+        self.left = False  # pushed while full: routed by the loop when it is quiet
+        self.failed: dict[int, float] = {}  # raised: when (monotonic); retried after settle_after
+        self.routed = 0
+        self._newest = 0
+        self._next_stale = 0.0  # when to look for messages left 'received' too long
+
+    # -- push: the web process routes each SMS after its response ---------------------------
+    async def route(self, inbound_id: int) -> bool:
+        """Route one just-stored message now (after the ones before it); False if left over."""
+        self.arrivals += 1
+        if self.waiting >= self.max_waiting:
+            self.left = True
+            log.info("inbound %s left for later: %d waiting to be routed", inbound_id,
+                     self.waiting)
+            return False
+        self.waiting += 1
+        try:
+            async with self.limiter:
+                done = await self._route_one(inbound_id, "sms", "")
+                if self.left and self.waiting == 1:  # quiet again: catch up
+                    self.left = await self.route_waiting(new_sms=True) == BATCH
+            return done
+        finally:
+            self.waiting -= 1
+
+    # -- pull: the loop ---------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> int:
+        """Route what is stored until `stop` is set; returns how many were routed."""
+        while not stop.is_set():
+            async with self.limiter:
+                done = await self.route_waiting(stop)
+            if done < BATCH:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.poll)
+        return self.routed
+
+    async def route_waiting(self, stop: asyncio.Event | None = None,
+                            new_sms: bool | None = None) -> int:
+        """One pass: new SMS first (when this router routes them, or `new_sms`), then
+        anything left 'received' too long on any channel. Returns how many were routed."""
+        rows = await asyncio.to_thread(self._waiting,
+                                       self.route_new_sms if new_sms is None else new_sms)
+        done = 0
+        for inbound_id, channel, raw in rows:
+            if stop is not None and stop.is_set():
+                break
+            if self.waiting > 1:
+                break  # pushed messages first; the loop continues when they are done
+            done += await self._route_one(inbound_id, channel, raw)
+        return done
+
+    def _waiting(self, new_sms: bool) -> list[tuple[int, str, str]]:
+        clock = time.monotonic()
+        wait = self.settle_after.total_seconds()
+        resting = {i for i, at in self.failed.items() if clock - at < wait}
+        received = InboundMessage.status == InboundStatus.RECEIVED
+        columns = (InboundMessage.id, InboundMessage.channel, InboundMessage.raw_payload)
+        rows: list[tuple[int, str, str]] = []
+        with reading(self.factory) as session:
+            if new_sms:  # the partial index of waiting SMS (migration 0005)
+                query = select(*columns).where(InboundMessage.channel == "sms", received)
+                if resting:
+                    query = query.where(InboundMessage.id.not_in(resting))
+                rows += [(r[0], r[1], r[2]) for r in session.execute(
+                    query.order_by(InboundMessage.id).limit(BATCH))]
+            if clock >= self._next_stale:  # about twice a settle_after, not every poll
+                self._next_stale = clock + min(30.0, wait / 2)
+                seen = {r[0] for r in rows} | resting
+                stale = utcnow() - self.settle_after
+                rows += [(r[0], r[1], r[2]) for r in session.execute(
+                    select(*columns).where(received, InboundMessage.received_at <= stale)
+                    .order_by(InboundMessage.id).limit(BATCH)) if r[0] not in seen]
+            self._arrived(session)
+        return rows
+
+    def _arrived(self, session: Session) -> None:
+        newest = session.scalar(select(func.max(InboundMessage.id))) or 0
+        if newest > self._newest and self._newest:
+            self.arrivals += 1
+        self._newest = newest
+
+    async def _route_one(self, inbound_id: int, channel: str, raw: str) -> bool:
+        started, arrivals = time.monotonic(), self.arrivals
+        try:
+            await finish(self.factory, self.channels, inbound_id, channel, raw)
+        except Exception as exc:  # stored already: safe, tried again after settle_after
+            # the type only: a database error's text carries the SQL parameters (bodies,
+            # numbers); the traceback goes to DEBUG
+            log.error("inbound %s stored but processing failed (%s)", inbound_id,
+                      type(exc).__name__)
+            log.debug("processing failure of inbound %s", inbound_id, exc_info=True)
+            self.failed[inbound_id] = time.monotonic()
+            return False
+        self.routed += 1
+        self.failed.pop(inbound_id, None)
+        pause = PAUSE_SECONDS
+        if self.arrivals != arrivals or await asyncio.to_thread(self._still_arriving):
+            pause = max(pause, YIELD_FACTOR * (time.monotonic() - started))
+        await asyncio.sleep(pause)
+        return True
+
+    def _still_arriving(self) -> bool:
+        with reading(self.factory) as session:
+            before = self.arrivals
+            self._arrived(session)
+            return self.arrivals != before
+
+
+async def finish(factory: sessionmaker[Session], channels: Mapping[str, Channel],
+                 inbound_id: int, channel: str, raw: str) -> None:
+    """Finish one stored message through its own channel's path (each is idempotent)."""
+    available = set(channels)
+    if channel == "email":
+        await asyncio.to_thread(handle_raw, factory, raw.encode("utf-8"), available)
+    elif channel == "telegram":
+        await finish_stored(factory, inbound_id, raw, channels.get("telegram"), available)
+    else:
+        await asyncio.to_thread(inbox.process, factory, inbound_id, available)

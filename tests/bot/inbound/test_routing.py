@@ -1,0 +1,76 @@
+"""The one routing loop: a reply stored but never routed (a crash after the 2xx, a failure)
+is finished later by the same loop, once, through its channel's own path."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot import clock
+from bot.clock import RunningClock
+from bot.inbound import inbox
+from bot.inbound.routing import Router
+from bot.runtime.context import Context
+from bot.store.models import Delivery, InboundMessage, InboundStatus, utcnow
+from channels.sms import parse_inbound
+from tests import factories as f
+from tests.recording_channel import RecordingChannel
+
+
+def test_stored_but_unprocessed_reply_is_routed_by_the_sweep(ctx: Context) -> None:
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        teacher = f.staff(s, school, name="Ms Key")
+        f.guardian(s, school, f.student(s, school, teacher), phone="+447700900301")
+        teacher_id = teacher.id
+    # the process died right after storing: the message is safe but nobody has seen it
+    inbound_id, _ = inbox.store(ctx.factory, parse_inbound(
+        {"From": "+447700900301", "Body": "Can we talk?", "MessageSid": "SMsweep"}))
+    channels = {"sms": RecordingChannel("sms"), "email": RecordingChannel("email")}
+
+    left_over = Router(ctx.factory, channels, route_new_sms=False)  # the web routes new ones
+    assert asyncio.run(left_over.route_waiting()) == 0  # too fresh: maybe in flight
+    later = utcnow() + timedelta(minutes=2)
+    with clock.using(RunningClock(later)):
+        assert asyncio.run(Router(ctx.factory, channels, route_new_sms=False)
+                           .route_waiting()) == 1
+    with ctx.factory() as s:
+        row = s.get(InboundMessage, inbound_id)
+        assert row.status == InboundStatus.ROUTED and row.routed_to_id == teacher_id
+        assert len(list(s.scalars(select(Delivery)))) == 1  # one acknowledgement
+    with clock.using(RunningClock(later)):  # idempotent: nothing is done twice
+        assert asyncio.run(Router(ctx.factory, channels, route_new_sms=False)
+                           .route_waiting()) == 0
+
+
+def test_a_routing_that_fails_is_tried_again_only_after_a_while(
+        ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        f.guardian(s, school, f.student(s, school, f.staff(s, school)), phone="+447700900302")
+    inbound_id, _ = inbox.store(ctx.factory, parse_inbound(
+        {"From": "+447700900302", "Body": "Hello", "MessageSid": "SMblip"}))
+    channels = {"sms": RecordingChannel("sms"), "email": RecordingChannel("email")}
+    real, calls = inbox.process, []
+
+    def blip(*args: object, **kwargs: object) -> object:
+        calls.append(args[1])
+        if len(calls) == 1:
+            raise RuntimeError("database blip")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inbox, "process", blip)
+    router = Router(ctx.factory, channels)
+    assert asyncio.run(router.route_waiting()) == 0  # failed: left 'received', not lost
+    assert asyncio.run(router.route_waiting()) == 0  # not hammered on every pass
+    assert calls == [inbound_id]
+    with clock.using(RunningClock(utcnow() + timedelta(minutes=2))):
+        router.failed = {i: at - 120 for i, at in router.failed.items()}  # a while ago
+        router._next_stale = 0.0
+        assert asyncio.run(router.route_waiting()) == 1
+    with ctx.factory() as s:
+        assert s.get(InboundMessage, inbound_id).status == InboundStatus.ROUTED
+        assert len(list(s.scalars(select(Delivery)))) == 1
