@@ -113,11 +113,13 @@ class RateLimiter:
 
 
 class Channel(ABC):
-    """Base class of every adapter. Capabilities are class attributes the dispatcher reads."""
+    """Base class of every adapter. Capabilities are class attributes the core reads:
+    `max_length` (the longest text one message may carry, None when any length goes: an
+    adapter that splits long text itself says None), `supports_attachments`,
+    `can_check_sent`."""
 
     name: ClassVar[str]
     max_length: ClassVar[int | None] = None
-    supports_html: ClassVar[bool] = False
     supports_attachments: ClassVar[bool] = False
     rate_per_second: ClassVar[float | None] = None
     max_in_flight: ClassVar[int] = 8

@@ -74,7 +74,6 @@ class SmtpEmailChannel(Channel):
     """Email through an SMTP relay, reusing a small pool of authenticated connections."""
 
     name: ClassVar[str] = "email"
-    supports_html: ClassVar[bool] = True
     supports_attachments: ClassVar[bool] = True
     rate_per_second: ClassVar[float | None] = 20.0
     max_in_flight: ClassVar[int] = 16

@@ -23,7 +23,6 @@ class OutboxChannel(Channel):
     """Writes each message for channel `name` to `<folder>/<name>/<key>.<ext>`."""
 
     name: ClassVar[str] = "outbox"
-    supports_html = True
     supports_attachments = True
     can_check_sent = True
     max_in_flight = 1

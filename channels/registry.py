@@ -12,6 +12,33 @@ from channels.outbox import OutboxChannel
 CHANNEL_NAMES = ("sms", "email", "telegram")
 
 
+def adapter_class(name: str) -> type[Channel]:
+    """The real adapter class for a channel name, without building it (no provider library
+    loads): its class attributes are the channel's capabilities."""
+    if name == "sms":
+        from channels.sms import TwilioSmsChannel
+
+        return TwilioSmsChannel
+    if name == "email":
+        from channels.email import SmtpEmailChannel
+
+        return SmtpEmailChannel
+    if name == "telegram":
+        from channels.telegram import TelegramChannel
+
+        return TelegramChannel
+    raise KeyError(f"no channel called {name!r}")
+
+
+def max_length(name: str) -> int | None:
+    """The longest text one message on this channel may carry (None: any length).
+
+    Read from the real adapter's class, so a development outbox judges a text as the
+    provider would.
+    """
+    return adapter_class(name).max_length
+
+
 def _provider_factories() -> dict[str, Callable[[Any], Channel]]:
     """Factories for real providers; each imports its library only when called."""
 

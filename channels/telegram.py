@@ -167,8 +167,6 @@ class TelegramChannel(Channel):
     """Sends through the Bot API with python-telegram-bot, paced overall and per chat."""
 
     name: ClassVar[str] = "telegram"
-    max_length: ClassVar[int | None] = MAX_LENGTH
-    supports_html: ClassVar[bool] = False
     rate_per_second: ClassVar[float | None] = 25.0
     max_in_flight: ClassVar[int] = 16
     per_chat_interval: ClassVar[float] = 1.0

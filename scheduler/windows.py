@@ -7,7 +7,7 @@ window opens at 08:00 local on the Monday after the clocks change, whatever that
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -76,8 +76,3 @@ def deferred_until(at: datetime, tz: ZoneInfo, policy: SchoolPolicy, holidays: H
     """When a message held at `at` should next be considered, spread by `key`."""
     start = next_open(at, tz, policy, holidays)
     return start if start == at.astimezone(UTC) else spread(start, key, policy)
-
-
-def holidays_as_ranges(rows: Iterable[tuple[date, date]]) -> tuple[tuple[date, date], ...]:
-    """Holiday rows as a tuple of inclusive ranges."""
-    return tuple((a, b) for a, b in rows)

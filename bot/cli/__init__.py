@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import OperationalError
 
+from bot.cli.support import cli_actor, school_session
 from bot.config import get_settings
 from bot.errors import InvalidInputError, SchoolgateError
 from bot.runtime.context import Context
@@ -163,8 +163,7 @@ def good_news_cmd(
 
     plain_words_gate(text)
     ctx = context()
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         message, rows = queue_good_news(s, school, student_by_ref(s, school.id, student),
                                         staff_by_email_or_name(s, school.id, author), text,
                                         ctx.channels)
@@ -191,35 +190,18 @@ def invite_cmd(
 ) -> None:
     """Invite a child's guardians to a meeting (why, who, when, where, how long), with a
     prep pack for the meeting type."""
-    from zoneinfo import ZoneInfo
-
-    from bot.journeys.meetings.invitation import queue_invitation
+    from bot.clock import now
+    from bot.journeys.meetings.invitation import parse_options, parse_who, queue_invitation
     from bot.journeys.meetings.prep_packs import check_type
     from bot.store.lookup import staff_by_email_or_name, student_by_ref
 
     meeting_type = check_type(meeting_type)
+    people = parse_who("\n".join(who or []))
     plain_words_gate(why)
     ctx = context()
-    zone = ZoneInfo(ctx.settings.timezone)
-    options = []
-    for value in when:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidInputError(f"--when {value!r} is not a date and time like "
-                                    "2026-12-01T15:30") from None
-        options.append(moment if moment.tzinfo else moment.replace(tzinfo=zone))
-    people = []
-    for item in who or []:
-        name, _, role = item.partition("|")
-        if not role.strip():
-            raise InvalidInputError(f'--with {item!r}: give "Name|what they do", in plain words')
-        people.append((name.strip(), role.strip()))
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
+        options = parse_options(when, school.timezone, now())
         staff = staff_by_email_or_name(s, school.id, author)
-        if not people:
-            people = [(staff.name, staff.role_description or "your child's key worker")]
         message, rows = queue_invitation(
             s, school, student_by_ref(s, school.id, student), staff, why=why, options=options,
             where=where, minutes=minutes, who=people, available=ctx.channels,
@@ -335,8 +317,7 @@ def telegram_link_cmd(
     if "telegram" not in ctx.channels:
         raise InvalidInputError("Telegram is not set up: set TELEGRAM_BOT_TOKEN first")
     name = asyncio.run(bot_username(ctx.settings.telegram, ctx.channels))
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         row = guardian_by_ref(s, school.id, guardian)
         rows = queue_welcome(s, row, set(ctx.channels), bot_username=name,
                             ttl=link_ttl(ctx.settings.telegram))
@@ -399,8 +380,7 @@ def log_cmd(
     if (student is None) == (guardian is None):
         raise InvalidInputError("give exactly one of --student or --guardian")
     ctx = context()
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         if student is not None:
             sid = student_by_ref(s, school.id, student).id
             entries = contact_log(s, student_id=sid)
@@ -411,7 +391,7 @@ def log_cmd(
             target = ("guardian", gid)
         from bot.store.audit import audit
 
-        audit(s, f"cli:{os.environ.get('USER', 'unknown')}", "view_contact_log", *target)
+        audit(s, cli_actor(), "view_contact_log", *target)
     if as_json:
         print_json([e.as_dict() for e in entries])
     else:
@@ -431,8 +411,7 @@ def reply_cmd(
 
     plain_words_gate(text)
     ctx = context()
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         staff = staff_by_email_or_name(s, school.id, author)
         rows = reply_to_inbound(s, to, staff, text, set(ctx.channels))
         summary = queued_summary(rows[0].message_id, rows) if rows else {"deliveries": []}
@@ -450,11 +429,9 @@ def export_cmd(
     from bot.store.lookup import guardian_by_ref
 
     ctx = context()
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         row = guardian_by_ref(s, school.id, guardian)
-        paths = write_export(s, row.id, folder,
-                             actor=f"cli:{os.environ.get('USER', 'unknown')}")
+        paths = write_export(s, row.id, folder, actor=cli_actor())
     for path in paths:
         out.print(f"written {path.resolve()}", highlight=False)
 
@@ -463,10 +440,6 @@ def export_cmd(
 actions_app = typer.Typer(help="Action points agreed at meetings: who does what, by when.",
                           no_args_is_help=True)
 app.add_typer(actions_app, name="actions")
-
-
-def _cli_actor() -> str:
-    return f"cli:{os.environ.get('USER', 'unknown')}"
 
 
 @actions_app.command("add")
@@ -493,12 +466,11 @@ def actions_add_cmd(
     except ValueError:
         raise InvalidInputError(f"--due {due!r} is not a date like 2026-12-01") from None
     ctx = context()
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         action = add_action(
             s, school.id, student_by_ref(s, school.id, student), owner, text, due_date,
             staff=staff_by_email_or_name(s, school.id, staff) if staff else None,
-            meeting_message_id=meeting, tz=school.timezone, actor=_cli_actor())
+            meeting_message_id=meeting, tz=school.timezone, actor=cli_actor())
         data = action_as_dict(s, action, school.timezone)
     if as_json:
         print_json(data)
@@ -520,8 +492,7 @@ def actions_list_cmd(
     from bot.store.lookup import student_by_ref
 
     ctx = context()
-    with ctx.factory() as s:
-        school = ctx.school(s)
+    with school_session(ctx, write=False) as (s, school):
         sid = student_by_ref(s, school.id, student).id if student else None
         rows = [action_as_dict(s, a, school.timezone)
                 for a in list_actions(s, school.id, student_id=sid, overdue_only=overdue)]
@@ -547,9 +518,8 @@ def actions_done_cmd(
     from bot.follow_up.action_points import action_as_dict, complete_action
 
     ctx = context()
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
-        action = complete_action(s, action_id, _cli_actor(), school_id=school.id)
+    with school_session(ctx) as (s, school):
+        action = complete_action(s, action_id, cli_actor(), school_id=school.id)
         data = action_as_dict(s, action, school.timezone)
     if as_json:
         print_json(data)
@@ -572,7 +542,7 @@ def rsvps_cmd(
             rows = rsvp_summary(s, message)
         except LookupError as exc:
             raise InvalidInputError(str(exc)) from None
-        audit(s, f"cli:{os.environ.get('USER', 'unknown')}", "view_rsvps", "message", message)
+        audit(s, cli_actor(), "view_rsvps", "message", message)
     if as_json:
         print_json(rows)
     else:
@@ -585,8 +555,7 @@ def unreachable_cmd(as_json: JsonOpt = False) -> None:
     from bot.outbound.reach import unreachable_guardians
 
     ctx = context()
-    with ctx.factory() as s:
-        school = ctx.school(s)
+    with school_session(ctx, write=False) as (s, school):
         rows = [{"guardian": g.ref, "name": f"{g.first_name} {g.last_name}", "reason": why}
                 for g, why in unreachable_guardians(s, ctx.channels, school_id=school.id)]
     if as_json:

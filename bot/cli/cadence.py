@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
 import signal
 from datetime import date
 from pathlib import Path
@@ -17,15 +16,12 @@ import typer
 from sqlalchemy import select
 
 from bot.cli import JsonOpt, app, context, out, plain_words_gate, print_json
+from bot.cli.support import cli_actor, school_session
 from bot.errors import InvalidInputError
 
 holidays_app = typer.Typer(help="The school holiday calendar: no non-urgent messages on "
                                 "these days.", no_args_is_help=True)
 app.add_typer(holidays_app, name="holidays")
-
-
-def _actor() -> str:
-    return f"cli:{os.environ.get('USER', 'unknown')}"
 
 
 # -- the service -------------------------------------------------------------------------
@@ -74,23 +70,22 @@ def cadence_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Overdue good news, positive-to-concern balance, held messages, unreachable families."""
+    from bot import clock
     from bot.records.cadence_report import cadence_report
-    from scheduler import clock
 
     ctx = context()
     if rebuild:
         from bot.store.audit import audit
         from scheduler.contact_summary import rebuild as rebuild_summaries
 
-        with ctx.factory() as s, s.begin():
-            school = ctx.school(s)
+        with school_session(ctx) as (s, school):
             done = rebuild_summaries(s.connection(), [school.id])
-            audit(s, _actor(), "cadence_rebuilt", "school", school.id, **done)
+            audit(s, cli_actor(), "cadence_rebuilt", "school", school.id, **done)
         if not as_json:
             out.print(f"contact summaries rebuilt: {done['rows']} term rows, "
                       f"{done['students']} students")
-    with ctx.factory() as s:
-        report = cadence_report(s, ctx.school(s), clock.now(), available=set(ctx.channels))
+    with school_session(ctx, write=False) as (s, school):
+        report = cadence_report(s, school, clock.now(), available=set(ctx.channels))
     if as_json:
         print_json(report)
     else:
@@ -141,8 +136,7 @@ def holidays_load_cmd(
         raise InvalidInputError(f"{file}: no such file")
     ctx = context()
     added, problems = 0, []
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         known = {(a, b) for a, b in s.execute(select(Holiday.starts_on, Holiday.ends_on)
                                               .where(Holiday.school_id == school.id))}
         with file.open(newline="", encoding="utf-8-sig") as fh:
@@ -163,7 +157,7 @@ def holidays_load_cmd(
                 s.add(Holiday(school_id=school.id, starts_on=start, ends_on=end,
                               name=(row.get("name") or "").strip()[:200]))
                 added += 1
-        audit(s, _actor(), "holidays_loaded", "school", school.id, added=added,
+        audit(s, cli_actor(), "holidays_loaded", "school", school.id, added=added,
               bad_rows=len(problems))
     if as_json:
         print_json({"added": added, "problems": problems})
@@ -179,8 +173,7 @@ def holidays_list_cmd(as_json: JsonOpt = False) -> None:
     from bot.store.models import Holiday
 
     ctx = context()
-    with ctx.factory() as s:
-        school = ctx.school(s)
+    with school_session(ctx, write=False) as (s, school):
         rows = [{"start": a.isoformat(), "end": b.isoformat(), "name": name}
                 for a, b, name in s.execute(
                     select(Holiday.starts_on, Holiday.ends_on, Holiday.name)
@@ -217,8 +210,7 @@ def concern_cmd(
                                 "cannot wait for good news first")
     plain_words_gate(text)
     ctx = context()
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         message, rows = queue_concern(
             s, school, student_by_ref(s, school.id, student),
             staff_by_email_or_name(s, school.id, author), text, ctx.channels,

@@ -7,21 +7,17 @@ plain English: the staff language is English in this release.
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
 
 from bot.cli import JsonOpt, app, context, out, print_json
+from bot.cli.support import cli_actor, school_session
 
 tasks_app = typer.Typer(help="Staff tasks: children waiting for good news, families to "
                              "phone or visit. With no subcommand: list open tasks.",
                         invoke_without_command=True)
 app.add_typer(tasks_app, name="tasks")
-
-
-def _actor() -> str:
-    return f"cli:{os.environ.get('USER', 'unknown')}"
 
 
 @tasks_app.callback()
@@ -40,8 +36,7 @@ def tasks_cmd(
     from bot.store.models import Student
 
     ctx = context()
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         sid = staff_by_email_or_name(s, school.id, staff).id if staff else None
         rows = []
         for task in list_tasks(s, school.id, staff_id=sid, include_done=include_done):
@@ -51,7 +46,7 @@ def tasks_cmd(
             rows.append(data)
         from bot.store.audit import audit
 
-        audit(s, _actor(), "view_tasks", "staff", sid)
+        audit(s, cli_actor(), "view_tasks", "staff", sid)
     if as_json:
         print_json(rows)
         return
@@ -75,9 +70,8 @@ def tasks_done_cmd(
     from bot.store.models import utcnow
 
     ctx = context()
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
-        data = task_as_dict(s, complete_task(s, task_id, _actor(), utcnow(),
+    with school_session(ctx) as (s, school):
+        data = task_as_dict(s, complete_task(s, task_id, cli_actor(), utcnow(),
                                              school_id=school.id))
     if as_json:
         print_json(data)

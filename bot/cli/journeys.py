@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bot.cli import JsonOpt, app, context, out, print_json
+from bot.cli.support import cli_actor, school_session
 from bot.store.models import utcnow
 
 check_ins_app = typer.Typer(
@@ -53,12 +54,11 @@ def check_ins_cmd(typer_ctx: typer.Context, send_due: SendDue = False,
             out.print(f"{count} check-in(s) queued; run [bold]schoolgate worker[/] to send "
                       "them")
         return
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         rows = check_in_rows(s, school.id, school.timezone)
         from bot.store.audit import audit
 
-        audit(s, "cli", "view_check_ins", "school", school.id, count=len(rows))
+        audit(s, cli_actor(), "view_check_ins", "school", school.id, count=len(rows))
     if as_json:
         print_json(rows)
         return
@@ -86,8 +86,7 @@ def check_ins_schedule_cmd(
     from bot.journeys.check_ins import schedule_for_meeting
 
     ctx = context()
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         row = schedule_for_meeting(s, school.id, meeting)
         data = {"id": row.id, "due_at": row.due_at.isoformat(), "status": row.status} \
             if row else None

@@ -9,6 +9,7 @@ import typer
 from sqlalchemy import func, select
 
 from bot.cli import JsonOpt, app, context, out, print_json
+from bot.cli.support import cli_actor, school_session
 from bot.errors import InvalidInputError
 from bot.store.audit import audit
 from bot.store.models import Staff
@@ -52,8 +53,7 @@ def staff_add_cmd(
         raise InvalidInputError("give an email address (--email) and a name (--name)")
     password = _read_password(password_stdin)
     ctx = context()
-    with ctx.factory() as s, s.begin():
-        school = ctx.school(s)
+    with school_session(ctx) as (s, school):
         staff = s.scalar(select(Staff).where(func.lower(Staff.email) == email.strip().lower()))
         created = staff is None
         if staff is None:
@@ -65,7 +65,7 @@ def staff_add_cmd(
         staff.password_hash = hash_password(password)
         staff.failed_logins, staff.last_failed_login_at = 0, None
         s.flush()
-        audit(s, "cli", "staff_added" if created else "staff_password_set", "staff", staff.id,
+        audit(s, cli_actor(), "staff_added" if created else "staff_password_set", "staff", staff.id,
               role=role)
         data = {"id": staff.id, "email": staff.email, "role": role, "created": created}
     if as_json:

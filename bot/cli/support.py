@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -11,17 +14,35 @@ import phonenumbers
 from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInputError
 from bot.inbound import inbox
 from bot.records.contact_log import LogEntry
 from bot.runtime.context import Context
-from bot.store.models import Delivery, DeliveryStatus, InboundMessage, utcnow
+from bot.store.models import Delivery, DeliveryStatus, InboundMessage, School, utcnow
 from channels import email as email_channel
 from channels import sms as sms_channel
 from channels import telegram as telegram_channel
 from channels.base import InboundParsed
 from scheduler.contact_summary import count_sent
+
+
+def cli_actor() -> str:
+    """Who did it, as the audit log names a command-line user: `cli:<login name>`."""
+    return f"cli:{os.environ.get('USER', 'unknown')}"
+
+
+@contextmanager
+def school_session(ctx: Context, *, write: bool = True) -> Iterator[tuple[Session, School]]:
+    """A session and the school it works on. `write`: one transaction, committed when the
+    block ends (rolled back if it raises); otherwise for reading, nothing is committed."""
+    with ctx.factory() as session:
+        if not write:
+            yield session, ctx.school(session)
+            return
+        with session.begin():
+            yield session, ctx.school(session)
 
 
 def run_import(ctx: Context, path: Path, show_progress: bool) -> Any:
@@ -30,8 +51,8 @@ def run_import(ctx: Context, path: Path, show_progress: bool) -> Any:
 
     if not path.is_file():
         raise InvalidInputError(f"{path}: no such file")
-    with ctx.factory() as s, s.begin():
-        school_id = ctx.school(s).id
+    with school_session(ctx) as (_s, school):
+        school_id = school.id
     if not show_progress:
         return import_roster(ctx.factory, school_id, path, ctx.settings.default_region)
     with Progress(transient=True) as progress:
@@ -150,7 +171,7 @@ def review(ctx: Context, resend: int | None, mark_sent: int | None,
                 row.sent_at = utcnow()
                 s.flush()
                 count_sent(s, [row.id])  # it reached the family: it counts as contact
-            audit(s, "cli", f"review_{status}", "delivery", row.id)
+            audit(s, cli_actor(), f"review_{status}", "delivery", row.id)
         rows = s.scalars(select(Delivery).where(
             (Delivery.status == DeliveryStatus.NEEDS_REVIEW)
             | ((Delivery.status == DeliveryStatus.TRANSLATING)

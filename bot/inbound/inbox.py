@@ -79,12 +79,6 @@ def find_guardian(session: Session, channel: str, address: str) -> Guardian | No
     return found[0] if len(found) == 1 else None
 
 
-def find_student(session: Session, guardian: Guardian,
-                 now: datetime | None = None) -> Student | None:
-    """The child a reply is about: the only one, or the one recent messages were about."""
-    return guess_child(session, guardian, now or utcnow()).student
-
-
 def responsible_staff(student: Student | None) -> Staff | None:
     """The key worker, or their named cover while they are away."""
     if student is None or student.key_worker is None:

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInputError, NotFoundError
-from bot.outbound.dispatch import dispatch
+from bot.outbound.dispatch import choose_channel, dispatch
 from bot.store.audit import audit
 from bot.store.models import (
     Delivery,
@@ -26,10 +26,16 @@ from bot.store.models import (
     Staff,
     utcnow,
 )
+from channels.registry import CHANNEL_NAMES, max_length
 
 log = logging.getLogger(__name__)
 
-MAX_LENGTH = 1600
+
+
+def reply_limit(channel: str | None) -> int | None:
+    """The longest answer one message on `channel` may carry (None: any length), as the
+    channel's adapter declares it (`max_length`)."""
+    return max_length(channel) if channel in CHANNEL_NAMES else None
 
 
 def reply_to_inbound(session: Session, inbound_id: int, staff: Staff, text: str,
@@ -38,9 +44,6 @@ def reply_to_inbound(session: Session, inbound_id: int, staff: Staff, text: str,
     text = text.strip()
     if not text:
         raise InvalidInputError("the reply is empty: write what you want to say")
-    if len(text) > MAX_LENGTH:
-        raise InvalidInputError(
-            f"the reply is {len(text)} characters; keep it under {MAX_LENGTH}")
     inbound = session.get(InboundMessage, inbound_id, with_for_update=True)
     if inbound is None:
         raise NotFoundError(f"inbound message {inbound_id} does not exist")
@@ -52,6 +55,11 @@ def reply_to_inbound(session: Session, inbound_id: int, staff: Staff, text: str,
     assert guardian is not None  # inbound_messages.guardian_id is a foreign key
     if guardian.school_id != staff.school_id:
         raise InvalidInputError(f"inbound message {inbound_id} belongs to another school")
+    channel = choose_channel(guardian, available, prefer=inbound.channel).channel
+    limit = reply_limit(channel)
+    if limit is not None and len(text) > limit:
+        raise InvalidInputError(f"the reply is {len(text)} characters; a message by {channel} "
+                                f"carries at most {limit}: make it shorter")
     message = Message(school_id=guardian.school_id, kind=MessageKind.REPLY,
                       author_id=staff.id, student_id=inbound.student_id, source_text=text,
                       source_language=staff.language,

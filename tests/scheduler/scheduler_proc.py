@@ -23,9 +23,9 @@ if __package__ in (None, ""):  # run as a script: make `bot` and `scheduler` imp
 from bot.config import Settings
 from bot.runtime.context import Context
 from scheduler.cadence import release_held
-from scheduler.clock import FakeClock
 from scheduler.jobs import JobSpec
 from scheduler.service import SchedulerService
+from tests.clocks import FakeClock
 
 
 def main() -> int:

@@ -21,9 +21,8 @@ from bot.store.models import (
     Urgency,
 )
 from scheduler.cadence import release_held
-from scheduler.clock import FakeClock
 from tests import factories as f
-from tests.clocks import london
+from tests.clocks import FakeClock, london
 
 ALL = {"sms", "email"}
 

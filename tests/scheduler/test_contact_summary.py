@@ -35,10 +35,9 @@ from bot.store.models import (
 )
 from bot.web.app import create_app
 from channels.sms import TwilioSmsChannel
-from scheduler.clock import FakeClock
 from scheduler.contact_summary import rebuild
 from tests import factories as f
-from tests.clocks import london
+from tests.clocks import FakeClock, london
 from tests.conftest import make_settings
 from tests.recording_channel import PermanentAddressError, RecordingChannel
 from tests.standins.twilio import TwilioStandin, twilio_settings

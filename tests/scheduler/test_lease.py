@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bot.store import make_engine
 from bot.store.models import utcnow
-from scheduler.clock import FakeClock
 from scheduler.lease import AdvisoryLease, RowLease, make_lease
+from tests.clocks import FakeClock
 
 
 def test_second_contender_waits_then_takes_over_after_release(db_url: str) -> None:

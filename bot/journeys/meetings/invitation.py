@@ -1,10 +1,15 @@
-"""Meeting invitations: why, who, when (one to three options), where, how long."""
+"""Meeting invitations: why, who, when (one to three options), where, how long.
+
+The rules for what a person types are here too (`parse_who`, `parse_option`,
+`check_options`), so the CLI and the staff pages accept and refuse the same things.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +20,56 @@ from bot.store.audit import audit
 from bot.store.models import Delivery, Message, MessageKind, PackLink, School, Staff, Student
 
 PACK_LINK_DAYS = 14
+MAX_OPTIONS = 3
+SHORTEST, LONGEST = 5, 480  # minutes
+
+
+def parse_who(text: str) -> list[tuple[str, str]]:
+    """Who will be there, one person a line: "Name | what they do" (or "Name, what they
+    do"), as (name, role). Blank lines are skipped; none at all is an empty list (the
+    invitation then names its author)."""
+    people = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, sep, role = line.partition("|") if "|" in line else line.partition(",")
+        if not sep or not role.strip() or not name.strip():
+            raise InvalidInputError(f'"{line.strip()}": write one person a line, as '
+                                    '"Name | what they do, in plain words"')
+        people.append((name.strip(), role.strip()))
+    return people
+
+
+def parse_option(value: str, zone: str) -> datetime | None:
+    """One time option as typed, e.g. 2026-12-01T15:30: school time (`zone`) unless it
+    names its own offset; None when blank."""
+    if not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInputError(f"{value.strip()!r} is not a date and time like "
+                                "2026-12-01T15:30") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
+
+
+def check_options(options: Sequence[datetime], now: datetime) -> list[datetime]:
+    """The time options offered to families: one to three, each aware and still to come."""
+    if not 1 <= len(options) <= MAX_OPTIONS:
+        raise InvalidInputError(f"give one to {MAX_OPTIONS} time options")
+    if any(o.tzinfo is None for o in options):
+        raise InvalidInputError("time options need a time zone")
+    for option in options:
+        if option <= now:
+            raise InvalidInputError(f"that time has passed ({option:%Y-%m-%d %H:%M}): "
+                                    "choose a later time")
+    return list(options)
+
+
+def parse_options(values: Iterable[str], zone: str, now: datetime) -> list[datetime]:
+    """Time options as typed (blanks skipped), checked by `check_options`."""
+    return check_options([m for m in (parse_option(v, zone) for v in values)
+                          if m is not None], now)
 
 
 def new_pack_token() -> str:
@@ -29,6 +84,9 @@ def queue_invitation(session: Session, school: School, student: Student, author:
                      pack_link_days: int = PACK_LINK_DAYS) -> tuple[Message, list[Delivery]]:
     """Queue an invitation, with its prep pack, to every guardian who may hear about this child.
 
+    `who` empty: the author is the one families will meet. This does not read the clock:
+    front ends refuse options already past with `check_options` (or `parse_options`).
+
     Each guardian gets a private pack link (expiring `pack_link_days` after the last time
     option), made in the same transaction as the deliveries; SMS and Telegram carry it
     when `public_url` is given, email carries the whole pack.
@@ -36,12 +94,15 @@ def queue_invitation(session: Session, school: School, student: Student, author:
     meeting_type = check_type(meeting_type)
     if not why.strip():
         raise InvalidInputError("say why the meeting is happening")
-    if not 1 <= len(options) <= 3:
-        raise InvalidInputError("give one to three time options")
+    if not 1 <= len(options) <= MAX_OPTIONS:
+        raise InvalidInputError(f"give one to {MAX_OPTIONS} time options")
     if any(o.tzinfo is None for o in options):
         raise InvalidInputError("time options need a time zone")
     if not where.strip():
         raise InvalidInputError("say where the meeting is")
+    if not SHORTEST <= minutes <= LONGEST:
+        raise InvalidInputError(f"say how long, in minutes ({SHORTEST} to {LONGEST})")
+    who = list(who) or [(author.name, author.role_description or "your child's key worker")]
     details = {
         "options": [o.isoformat() for o in options],
         "where": where.strip(),

@@ -4,7 +4,7 @@ replies waiting) and the outbox (deliveries by status)."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.outbound.reach import unreachable_guardians
+from bot.records.cadence_report import cadence_report
 from bot.store.models import (
     Delivery,
     Guardian,
     InboundMessage,
     InboundStatus,
     Message,
-    MessageKind,
     School,
     Student,
     StudentGuardian,
@@ -32,62 +32,19 @@ from bot.web.staff.security import Me
 
 router = APIRouter()
 
-POSITIVE_DAYS = 14  # fallbacks, used only when bot.records.cadence_report is not installed
-BALANCE_DAYS = 90
-
-
-def _cadence_report(session: Session, school: School, now: datetime,
-                    available: Any) -> dict[str, Any] | None:
-    """The scheduler's cadence report (scheduler/reports.py), or None where it is absent."""
-    try:
-        from bot.records.cadence_report import cadence_report
-    except ImportError:
-        return None
-    return cadence_report(session, school, now, available)
-
-
 def _from_report(session: Session, me: Me, report: dict[str, Any]
                  ) -> tuple[list[dict[str, Any]], list[tuple[str, list[int]]], int, str]:
-    """Overdue children (those `me` may open) and the class balance, from the report."""
+    """Overdue children (those `me` may open) and the class balance, from the cadence
+    report (bot/records/cadence_report.py): the school's own policy decides "overdue"."""
     students = {st.id: st for st in session.scalars(visible_students(me))}
     overdue = [{"student": students[o["student_id"]],
                 "last": datetime.fromisoformat(o["last_positive_at"])
-                if o.get("last_positive_at") else None}
-               for o in report.get("overdue", []) if o.get("student_id") in students]
-    balance = [(c.get("class_name") or "no class", [c["positive"], c["concern"]])
-               for c in report.get("classes", [])]
-    days = int(report.get("policy", {}).get("positive_contact_days", POSITIVE_DAYS))
-    return overdue, balance, days, f"this term, since {report.get('term_start')}"
-
-
-def overdue_positive(session: Session, me: Me, now: datetime) -> list[dict[str, Any]]:
-    """Students (in view) with no good news in the last POSITIVE_DAYS days, longest first."""
-    last = (select(Message.student_id, func.max(Message.created_at).label("at"))
-            .where(Message.kind == MessageKind.GOOD_NEWS, Message.student_id.is_not(None))
-            .group_by(Message.student_id).subquery())
-    rows = session.execute(visible_students(me).add_columns(last.c.at)
-                           .outerjoin(last, last.c.student_id == Student.id))
-    cutoff = now - timedelta(days=POSITIVE_DAYS)
-    out = [{"student": s, "last": at} for s, at in rows if at is None or at < cutoff]
-    out.sort(key=lambda r: (r["last"] is not None, r["last"] or now))
-    return out
-
-
-def balance_per_class(session: Session, me: Me, now: datetime) -> list[tuple[str, list[int]]]:
-    """(class, [positive, concern]) messages over the last BALANCE_DAYS days."""
-    stmt = (select(Student.class_name, Message.kind, func.count())
-            .join(Student, Student.id == Message.student_id)
-            .where(Student.school_id == me.school_id,
-                   Message.kind.in_([MessageKind.GOOD_NEWS, MessageKind.CONCERN]),
-                   Message.created_at >= now - timedelta(days=BALANCE_DAYS))
-            .group_by(Student.class_name, Message.kind))
-    if role_of(me) == TEACHER:
-        stmt = stmt.where(Student.id.in_(own_students(me)))
-    counts: dict[str, list[int]] = {}
-    for class_name, kind, n in session.execute(stmt):
-        pair = counts.setdefault(class_name or "no class", [0, 0])
-        pair[0 if kind == MessageKind.GOOD_NEWS else 1] += n
-    return sorted(counts.items())
+                if o["last_positive_at"] else None}
+               for o in report["overdue"] if o["student_id"] in students]
+    balance = [(c["class_name"] or "no class", [c["positive"], c["concern"]])
+               for c in report["classes"]]
+    days = int(report["policy"]["positive_contact_days"])
+    return overdue, balance, days, f"this term, since {report['term_start']}"
 
 
 def delivery_counts(session: Session, me: Me) -> dict[str, list[tuple[str, list[int]]]]:
@@ -135,12 +92,8 @@ def dashboard(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) 
     with reading_transaction(request) as s:
         school = s.get(School, me.school_id)
         assert school is not None
-        cadence = _cadence_report(s, school, now, set(ctx.channels))
-        if cadence is not None:
-            overdue, balance, positive_days, period = _from_report(s, me, cadence)
-        else:
-            overdue, balance = overdue_positive(s, me, now), balance_per_class(s, me, now)
-            positive_days, period = POSITIVE_DAYS, f"last {BALANCE_DAYS} days"
+        cadence = cadence_report(s, school, now, set(ctx.channels))
+        overdue, balance, positive_days, period = _from_report(s, me, cadence)
         counts = delivery_counts(s, me)
         visible = {g for (g,) in s.execute(
             select(StudentGuardian.guardian_id).where(
@@ -154,7 +107,7 @@ def dashboard(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) 
         series = [("positive", "bar-good"), ("concern", "bar-bad")]
         response = page(
             request, "dashboard.html", me, nav="dashboard", school=school, now=now,
-            held=(cadence or {}).get("waiting", []) if role_of(me) != TEACHER else [],
+            held=cadence["waiting"] if role_of(me) != TEACHER else [],
             overdue=overdue, positive_days=positive_days, balance=balance, period=period,
             balance_chart=bar_chart("Positive and concern messages per class", balance,
                                     series),

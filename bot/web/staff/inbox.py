@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.errors import SchoolgateError
 from bot.inbound import inbox as core_inbox
-from bot.inbound.staff_reply import reply_to_inbound
+from bot.inbound.staff_reply import reply_limit, reply_to_inbound
 from bot.language.plain import check_text, enforce
 from bot.store.audit import audit
 from bot.store.models import Guardian, InboundMessage, InboundStatus, Staff, utcnow
@@ -87,7 +87,8 @@ def inbox_item(request: Request, inbound_id: int,
                   "handled": "Marked as handled."}.get(done or "")
         response = page(request, "inbound.html", me, nav="inbox", inbound=inbound,
                         handled_by=handled_by, error=None, notice=notice,
-                        can_reply=inbound.guardian_id is not None)
+                        can_reply=inbound.guardian_id is not None,
+                        reply_max_length=reply_limit(inbound.channel))
     return response
 
 
@@ -125,7 +126,8 @@ def _retry(request: Request, me: Me, inbound_id: int, error: str, text: str) -> 
             raise StaffPageError(403, error)
         return page(request, "inbound.html", me, code=400, nav="inbox", inbound=inbound,
                     handled_by=None, error=error, draft=text,
-                    can_reply=inbound.guardian_id is not None)
+                    can_reply=inbound.guardian_id is not None,
+                    reply_max_length=reply_limit(inbound.channel))
 
 
 @router.post("/inbox/{inbound_id}/handled")

@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInputError, SchoolgateError
 from bot.follow_up.action_points import action_as_dict, add_action, complete_action, list_actions
-from bot.journeys.meetings.invitation import queue_invitation
+from bot.journeys.check_ins import check_in_rows
+from bot.journeys.meetings.invitation import (
+    LONGEST,
+    SHORTEST,
+    parse_options,
+    parse_who,
+    queue_invitation,
+)
 from bot.journeys.meetings.prep_packs import DEFAULT_TYPE, MEETING_TYPES, TITLES
 from bot.journeys.meetings.replies import rsvp_summary
 from bot.language.plain import check_text, enforce
@@ -38,7 +45,7 @@ from bot.web.staff.access import (
     role_of,
     visible_students,
 )
-from bot.web.staff.compose import parse_when, student_for
+from bot.web.staff.compose import student_for
 from bot.web.staff.deps import (
     ctx_of,
     forbidden,
@@ -95,19 +102,6 @@ def meeting_form(request: Request, me: Annotated[Me, Depends(require(*ORGANISERS
         return _form(request, me, s, {"student_id": student, "minutes": "30"})
 
 
-def _people(lines: str, staff: Staff) -> list[tuple[str, str]]:
-    people = []
-    for line in lines.splitlines():
-        if not line.strip():
-            continue
-        name, sep, role = line.partition("|") if "|" in line else line.partition(",")
-        if not sep or not role.strip() or not name.strip():
-            raise InvalidInputError(f'"{line.strip()}": write one person a line, as '
-                                    '"Name | what they do, in plain words"')
-        people.append((name.strip(), role.strip()))
-    return people or [(staff.name, staff.role_description or "your child's key worker")]
-
-
 @router.post("/meetings/new")
 def meeting_submit(request: Request, me: Annotated[Me, Depends(require(*ORGANISERS))],
                    student_id: Annotated[str, Form()] = "", why: Annotated[str, Form()] = "",
@@ -130,10 +124,10 @@ def meeting_submit(request: Request, me: Annotated[Me, Depends(require(*ORGANISE
             school = s.get(School, me.school_id)
             staff = s.get(Staff, me.id)
             assert school is not None and staff is not None
-            options = [m for m in (parse_when(w, school.timezone) for w in (when1, when2, when3))
-                       if m is not None]
-            if not minutes.strip().isdigit() or not 5 <= int(minutes) <= 480:
-                raise InvalidInputError("say how long, in minutes (5 to 480)")
+            options = parse_options((when1, when2, when3), school.timezone, utcnow())
+            people = parse_who(who)
+            if not minutes.strip().isdigit():
+                raise InvalidInputError(f"say how long, in minutes ({SHORTEST} to {LONGEST})")
             enforce(check_text(why, ctx.settings.glossary_file), ctx.settings.jargon_mode)
             extra: dict[str, Any] = {"public_url": ctx.settings.public_url,
                                      "pack_link_days": ctx.settings.pack_link_days}
@@ -142,7 +136,7 @@ def meeting_submit(request: Request, me: Annotated[Me, Depends(require(*ORGANISE
             if action == "send":
                 message, _rows = queue_invitation(
                     s, school, student, staff, why=why, options=options, where=where,
-                    minutes=int(minutes), who=_people(who, staff), available=set(ctx.channels),
+                    minutes=int(minutes), who=people, available=set(ctx.channels),
                     **extra)
                 message_id = message.id
             else:
@@ -150,7 +144,7 @@ def meeting_submit(request: Request, me: Annotated[Me, Depends(require(*ORGANISE
                 nested = s.begin_nested()
                 message, _rows = queue_invitation(
                     s, school, student, staff, why=why, options=options, where=where,
-                    minutes=int(minutes), who=_people(who, staff), available=set(ctx.channels),
+                    minutes=int(minutes), who=people, available=set(ctx.channels),
                     **extra)
                 shown = previews(s, ctx.settings, message, school, set(ctx.channels))
                 response = _form(request, me, s, values, previews=shown,
@@ -173,10 +167,6 @@ def _meeting(s: Session, me: Me, message_id: int) -> tuple[Message, Student]:
 
 
 def _check_ins(s: Session, me: Me, school: School, message_id: int) -> list[dict[str, Any]]:
-    try:
-        from bot.journeys.check_ins import check_in_rows
-    except ImportError:
-        return []
     rows = [r for r in check_in_rows(s, school.id, school.timezone)
             if r.get("meeting_message_id") == message_id]
     for r in rows:

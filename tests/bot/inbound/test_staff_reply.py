@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.errors import InvalidInputError
 from bot.inbound import inbox
-from bot.inbound.staff_reply import reply_to_inbound
+from bot.inbound.staff_reply import reply_limit, reply_to_inbound
 from bot.outbound.translate import TranslationStep
 from bot.outbound.worker import Worker
 from bot.runtime.context import Context
@@ -23,7 +23,7 @@ from bot.store.models import (
     MessageKind,
     Staff,
 )
-from channels.sms import parse_inbound
+from channels.sms import TwilioSmsChannel, parse_inbound
 from tests import factories as f
 from tests.recording_channel import RecordingChannel
 from tests.standins.libretranslate import LibreTranslateStandIn
@@ -120,3 +120,21 @@ def test_refuses_unmatched_inbound_and_empty_text(ctx: Context) -> None:
     with ctx.factory() as s:
         assert s.get(InboundMessage, stranger).status == InboundStatus.UNMATCHED
         assert s.get(InboundMessage, known).status == InboundStatus.ROUTED
+
+
+def test_reply_length_is_the_limit_of_the_channel_it_goes_on(ctx: Context) -> None:
+    assert (reply_limit("sms"), reply_limit("email"), reply_limit("telegram")) == (
+        TwilioSmsChannel.max_length, None, None)  # Telegram splits long text itself
+    assert reply_limit(None) is None
+    ids = _family(ctx)
+    inbound_id = _parent_writes(ctx)
+    long_text = "We will talk about it on Friday. " * 50  # over 1600 characters
+    with ctx.factory() as s, s.begin():
+        teacher = s.get(Staff, ids["teacher"])
+        with pytest.raises(InvalidInputError, match="a message by sms carries at most 1600"):
+            reply_to_inbound(s, inbound_id, teacher, long_text, ALL)
+    assert _replies(ctx) == []
+    with ctx.factory() as s, s.begin():  # when SMS cannot be used it goes by email, whole
+        reply_to_inbound(s, inbound_id, s.get(Staff, ids["teacher"]), long_text, {"email"})
+    [reply] = _replies(ctx)
+    assert reply.channel == "email" and reply.rendered_text == long_text.strip()

@@ -16,9 +16,8 @@ from bot.journeys.good_news import queue_good_news
 from bot.records.cadence_report import cadence_report
 from bot.runtime.context import Context
 from bot.store.models import AuditEntry, Holiday, Staff, Student
-from scheduler.clock import FakeClock
 from tests import factories as f
-from tests.clocks import london
+from tests.clocks import FakeClock, london
 
 ALL = {"sms", "email"}
 
