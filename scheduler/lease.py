@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from bot.clock import Clock
+from bot.clock import now as clock_now
 from bot.store import is_postgres
 from bot.store.models import SchedulerLease, table
 from bot.store.owners import claimer_is_dead, new_worker_id
-from scheduler.clock import Clock
-from scheduler.clock import now as clock_now
 
 log = logging.getLogger(__name__)
 NAME = "scheduler"

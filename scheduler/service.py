@@ -19,8 +19,8 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
-from scheduler import clock as process_clock
-from scheduler.clock import Clock
+from bot import clock as process_clock
+from bot.clock import Clock
 from scheduler.jobs import JobSpec
 from scheduler.lease import Lease, make_lease
 

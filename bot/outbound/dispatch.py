@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot import clock
 from bot.outbound.render import render, same_language, target_language
 from bot.store.models import (
     ChannelName,
@@ -26,7 +27,6 @@ from bot.store.models import (
     StudentGuardian,
     utcnow,
 )
-from scheduler import clock
 from scheduler.cadence import hold_new
 
 log = logging.getLogger(__name__)
