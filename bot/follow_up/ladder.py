@@ -29,15 +29,14 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from bot.follow_up.staff_tasks import PHONE_OR_VISIT, SENT_STATES, open_task
 from bot.inbound.inbox import responsible_staff
 from bot.outbound.dispatch import ChannelChoice, choose_channel, new_delivery
+from bot.outbound.kinds import chased_kinds, kind_spec
 from bot.store.audit import audit
 from bot.store.models import (
     Delivery,
     Guardian,
     Holiday,
     InboundMessage,
-    MeetingResponse,
     Message,
-    MessageKind,
     School,
     StaffTask,
 )
@@ -47,7 +46,6 @@ from scheduler.windows import is_open, next_open, zone
 
 log = logging.getLogger(__name__)
 
-KINDS = (MessageKind.INVITATION, MessageKind.CHECK_IN)
 MORNING = time(8, 30)
 EVENING = time(17, 30)
 
@@ -66,6 +64,9 @@ def silent_pairs(session: Session, school_id: int, now: datetime, days: int,
                  tries: int) -> list[Rung]:
     """Pairs whose latest attempt went `days` ago with no answer and no task yet (SQL)."""
     horizon = now - timedelta(days=days * (tries + 2) + 7)  # old news is not chased
+    kinds = chased_kinds()
+    if not kinds:
+        return []
     is_step = case((Delivery.idempotency_key.like("ladder:%"), 1), else_=0)
     pairs = (
         select(Delivery.message_id, Delivery.guardian_id,
@@ -74,7 +75,7 @@ def silent_pairs(session: Session, school_id: int, now: datetime, days: int,
                func.sum(is_step).label("steps"),
                Message.kind.label("kind"))
         .join(Message, Message.id == Delivery.message_id)
-        .where(Message.school_id == school_id, Message.kind.in_(KINDS),
+        .where(Message.school_id == school_id, Message.kind.in_(list(kinds)),
                Message.created_at >= horizon)
         .group_by(Delivery.message_id, Delivery.guardian_id, Message.kind)
         .subquery()
@@ -82,8 +83,10 @@ def silent_pairs(session: Session, school_id: int, now: datetime, days: int,
     last = Delivery.__table__.alias("last")
     answered = exists().where(InboundMessage.guardian_id == pairs.c.guardian_id,
                               InboundMessage.received_at >= pairs.c.first_sent)
-    rsvp = exists().where(MeetingResponse.message_id == pairs.c.message_id,
-                          MeetingResponse.guardian_id == pairs.c.guardian_id)
+    # answered another way than by a reply (a meeting time chosen): the kind says how
+    elsewhere = [and_(pairs.c.kind == kind, spec.answered_elsewhere(pairs.c.message_id,
+                                                                   pairs.c.guardian_id))
+                 for kind, spec in kinds.items() if spec.answered_elsewhere is not None]
     tasked = exists().where(StaffTask.kind == PHONE_OR_VISIT,
                             StaffTask.message_id == pairs.c.message_id,
                             StaffTask.guardian_id == pairs.c.guardian_id)
@@ -92,20 +95,15 @@ def silent_pairs(session: Session, school_id: int, now: datetime, days: int,
         .join(last, last.c.id == pairs.c.last_id)
         .where(last.c.status.in_(SENT_STATES), last.c.sent_at <= now - timedelta(days=days),
                pairs.c.first_sent.is_not(None), ~answered, ~tasked,
-               ~and_(pairs.c.kind == MessageKind.INVITATION, rsvp))
+               *(~cond for cond in elsewhere))
         .order_by(pairs.c.message_id, pairs.c.guardian_id)
     )
     return [Rung(m, g, last_id, int(steps or 0)) for m, g, last_id, steps in session.execute(stmt)]
 
 
-def _meeting_over(message: Message, now: datetime) -> bool:
-    if message.kind != MessageKind.INVITATION:
-        return False
-    try:
-        options = [datetime.fromisoformat(o) for o in message.details.get("options", [])]
-    except (TypeError, ValueError):
-        return False
-    return bool(options) and max(options) <= now
+def _expired(message: Message, now: datetime) -> bool:
+    spec = kind_spec(message.kind)
+    return spec is not None and spec.expired is not None and spec.expired(message, now)
 
 
 def other_time(last_sent: datetime, now: datetime, tz: Any, policy: SchoolPolicy,
@@ -147,9 +145,10 @@ def climb_one(session: Session, school: School, rung: Rung, available: Collectio
                               .options(selectinload(Guardian.channels)))
     last = session.get(Delivery, rung.last_id)
     assert message is not None and guardian is not None and last is not None
-    if _meeting_over(message, now):
+    if _expired(message, now):
         return False
-    what = "meeting invitation" if message.kind == MessageKind.INVITATION else "check-in"
+    spec = kind_spec(message.kind)
+    what = spec.chased_as if spec is not None and spec.chased_as else "message"
     tried = sorted({channel for channel in session.scalars(select(Delivery.channel).where(
         Delivery.message_id == message.id, Delivery.guardian_id == guardian.id,
         Delivery.channel.is_not(None))) if channel is not None})

@@ -255,7 +255,8 @@ def check_in_frame(f: FrameInput) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
-CHECK_IN = register_kind(KindSpec(MessageKind.CHECK_IN, frame=check_in_frame))
+CHECK_IN = register_kind(KindSpec(MessageKind.CHECK_IN, frame=check_in_frame,
+                                  chased_as="check-in"))
 
 
 def claim_check_in_reply(session: Session, inbound: InboundMessage, guardian: Guardian,

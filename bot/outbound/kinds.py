@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from bot.store.models import Guardian, Message, School
@@ -45,6 +47,10 @@ class FrameInput:
 Frame = Callable[[FrameInput], tuple[str, str]]
 FreeText = Callable[[Message], list[str]]
 Attach = Callable[[Session, "list[Claimed]", Mapping[str, Channel]], "list[Claimed]"]
+#: SQL: this message (id column) was answered by this guardian (id column) another way
+AnsweredElsewhere = Callable[[Any, Any], "ColumnElement[bool]"]
+#: the message no longer needs an answer at `now` (the meeting is over)
+Expired = Callable[[Message, datetime], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,11 @@ class KindSpec:
     frame: Frame | None = None
     free_text: FreeText | None = None
     attach: Attach | None = None
+    #: set for kinds that wait for an answer: how staff call it ("meeting invitation");
+    #: the persistence ladder chases these when a family stays silent
+    chased_as: str | None = None
+    answered_elsewhere: AnsweredElsewhere | None = None
+    expired: Expired | None = None
 
 
 _KINDS: dict[str, KindSpec] = {}
@@ -82,6 +93,11 @@ def kind_spec(kind: str) -> KindSpec | None:
 def registered_kinds() -> Mapping[str, KindSpec]:
     """Every registered kind, read-only."""
     return MappingProxyType(_KINDS)
+
+
+def chased_kinds() -> dict[str, KindSpec]:
+    """The kinds that wait for an answer, which the persistence ladder chases."""
+    return {k: s for k, s in _KINDS.items() if s.chased_as}
 
 
 def attach_files(session: Session, claimed: list[Claimed],

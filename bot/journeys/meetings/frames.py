@@ -8,15 +8,23 @@ on other channels; on channels that carry files it gets a calendar file.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import object_session
 
 from bot.journeys.meetings.prep_packs import DEFAULT_TYPE, SUMMARY, build_pack, pack_text
 from bot.journeys.meetings.replies import with_invitation_files
 from bot.outbound.kinds import FrameInput, KindSpec, register_kind
 from bot.outbound.render import format_when
-from bot.store.models import ChannelName, Guardian, Message, MessageKind, PackLink
+from bot.store.models import (
+    ChannelName,
+    Guardian,
+    MeetingResponse,
+    Message,
+    MessageKind,
+    PackLink,
+)
 from translations import translations_for
 
 
@@ -104,8 +112,25 @@ def reminder_free_text(message: Message) -> list[str]:
     return [str(message.details.get("where", "")).strip()]
 
 
+def rsvp_given(message_id: Any, guardian_id: Any) -> ColumnElement[bool]:
+    """SQL: this guardian chose a time (or said no) for this invitation."""
+    return exists().where(MeetingResponse.message_id == message_id,
+                          MeetingResponse.guardian_id == guardian_id)
+
+
+def meeting_over(message: Message, now: datetime) -> bool:
+    """Every time offered has passed: there is nothing left to chase."""
+    try:
+        options = [datetime.fromisoformat(o) for o in message.details.get("options", [])]
+    except (TypeError, ValueError):
+        return False
+    return bool(options) and max(options) <= now
+
+
 INVITATION = register_kind(KindSpec(MessageKind.INVITATION, frame=invitation_frame,
                                     free_text=invitation_free_text,
-                                    attach=with_invitation_files))
+                                    attach=with_invitation_files,
+                                    chased_as="meeting invitation",
+                                    answered_elsewhere=rsvp_given, expired=meeting_over))
 REMINDER = register_kind(KindSpec(MessageKind.REMINDER, frame=reminder_frame,
                                   free_text=reminder_free_text))
