@@ -43,8 +43,14 @@ VENV="$work/venv" LOCKS="$work" bash scripts/test.sh -q -rfE 2>&1 | tee "$report
 status=${PIPESTATUS[0]}
 set -e
 if [ "$status" -ne 0 ]; then
-    echo "The new lock fails; the old lock stays in place. What failed:" >&2
-    grep -E '^(FAILED|ERROR) |^[a-z_/]+\.py:[0-9]+: error|^== ' "$report" | tail -n 40 >&2
+    step=$(grep -E '^== ' "$report" | tail -n 1)
+    echo "The new lock fails at ${step#== }; the old lock stays in place. What failed:" >&2
+    # pytest's failed tests by name, else the end of the failing step's output
+    if grep -qE '^(FAILED|ERROR) ' "$report"; then
+        grep -E '^(FAILED|ERROR) ' "$report" >&2
+    else
+        tail -n 25 "$report" >&2
+    fi
     exit 1
 fi
 cp "$work/requirements-test.lock" requirements-test.lock
