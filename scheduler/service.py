@@ -4,6 +4,8 @@ APScheduler keeps only timers, in memory; every piece of state lives in our data
 so a killed scheduler restarts with nothing to recover: missed runs coalesce into one,
 and every job is idempotent. Jobs run in a thread (they are synchronous and use the
 database), one instance at a time, and only while this process holds the lease.
+
+One message walked through this code, file by file: docs/the-scheduler.md.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ The school's policy (scheduler/policy.py) sets `ladder_days` and `ladder_tries`.
 step has its own idempotency key `ladder:{message}:{guardian}:{step}` (a unique column),
 so a scheduler killed mid-run and restarted never sends a step twice. Invitations whose last time
 option has passed are left alone: nobody is invited again to a meeting that is over.
+
+One message walked through this code, file by file: docs/the-scheduler.md.
 """
 
 from __future__ import annotations

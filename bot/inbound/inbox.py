@@ -3,6 +3,8 @@
 The raw message is committed on its own before anything else is tried, so a crash or
 a bug later in the path never loses what a parent wrote. A duplicate (same channel and
 provider id, as when a provider retries a webhook) is recognised and not stored twice.
+
+One message walked through this code, file by file: docs/receiving-a-reply.md.
 """
 
 from __future__ import annotations

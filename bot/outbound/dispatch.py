@@ -2,6 +2,8 @@
 
 Everything here runs inside the caller's transaction: the message and its outbox
 rows are committed together or not at all. Workers (bot/outbound/worker.py) drain the rows.
+
+One message walked through this code, file by file: docs/sending-a-message.md.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ several workers on several machines share one outbox, and inside `BEGIN IMMEDIAT
 SQLite. A row stays in 'sending' while its channel works on it; a row left there by a
 crash is recovered: marked sent if the provider can confirm it went, queued again if the
 provider can confirm it did not, and otherwise flagged for a person, never resent blind.
+
+One message walked through this code, file by file: docs/sending-a-message.md.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Each job is a `(now) -> int` callable (scheduler.jobs.JobSpec): it opens its own
 sessions, is idempotent, and returns how many things it did. State lives in our database
 (held rows, job_marks keys), never in APScheduler. The context is read when a job runs,
 not when the list is built, so building the list connects to nothing.
+
+One message walked through this code, file by file: docs/the-scheduler.md.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ Twilio gets its 2xx; if it cannot be stored we answer 503 so Twilio tries again.
 and the acknowledgement happen later: in the background process (bot.runtime.background), or
 after the response when the background work runs in this process (bot.inbound.sweep finishes
 any left over either way).
+
+One message walked through this code, file by file: docs/receiving-a-reply.md.
 """
 
 from __future__ import annotations
