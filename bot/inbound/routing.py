@@ -86,7 +86,7 @@ class Router:
         try:
             async with self.limiter:
                 done = await self._route_one(inbound_id, "sms", "")
-                if self.left and self.waiting == 1:  # quiet again: catch up
+                while self.left and self.waiting == 1:  # quiet again: catch up
                     self.left = await self.route_waiting(new_sms=True) == BATCH
             return done
         finally:
@@ -97,7 +97,11 @@ class Router:
         """Route what is stored until `stop` is set; returns how many were routed."""
         while not stop.is_set():
             async with self.limiter:
-                done = await self.route_waiting(stop)
+                # messages pushed while full and no push since: the loop routes them
+                catch_up = self.left and self.waiting == 0
+                done = await self.route_waiting(stop, new_sms=True if catch_up else None)
+                if catch_up and done < BATCH:
+                    self.left = False
             if done < BATCH:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.poll)

@@ -74,3 +74,38 @@ def test_a_routing_that_fails_is_tried_again_only_after_a_while(
     with ctx.factory() as s:
         assert s.get(InboundMessage, inbound_id).status == InboundStatus.ROUTED
         assert len(list(s.scalars(select(Delivery)))) == 1
+
+
+def test_replies_left_over_in_a_burst_are_routed_by_the_loop_when_no_more_arrive(
+        ctx: Context) -> None:
+    """--one-process: pushes beyond the waiting limit are left 'received'; the web process's
+    loop routes them soon after, not a minute later."""
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        f.guardian(s, school, f.student(s, school, f.staff(s, school)), phone="+447700900303")
+    ids = [inbox.store(ctx.factory, parse_inbound(
+        {"From": "+447700900303", "Body": f"Note {n}", "MessageSid": f"SMburst{n}"}))[0]
+        for n in range(3)]
+    channels = {"sms": RecordingChannel("sms"), "email": RecordingChannel("email")}
+    router = Router(ctx.factory, channels, route_new_sms=False, max_waiting=0, poll=0.01)
+
+    async def burst_then_quiet() -> list[bool]:
+        pushed = [await router.route(i) for i in ids]  # all left over: the limit is full
+        stop = asyncio.Event()
+        loop = asyncio.create_task(router.run(stop))
+        for _ in range(500):
+            if await asyncio.to_thread(_all_routed, ctx, ids):
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await loop
+        return pushed
+
+    assert asyncio.run(burst_then_quiet()) == [False, False, False]
+    assert _all_routed(ctx, ids)
+    assert not router.left
+
+
+def _all_routed(ctx: Context, ids: list[int]) -> bool:
+    with ctx.factory() as s:
+        return all(s.get(InboundMessage, i).status == InboundStatus.ROUTED for i in ids)
