@@ -138,11 +138,13 @@ class Router:
                     query.order_by(InboundMessage.id).limit(BATCH))]
             if clock >= self._next_stale:  # about twice a settle_after, not every poll
                 self._next_stale = clock + min(30.0, wait / 2)
-                seen = {r[0] for r in rows} | resting
-                stale = utcnow() - self.settle_after
+                seen = {r[0] for r in rows}
+                stale = select(*columns).where(
+                    received, InboundMessage.received_at <= utcnow() - self.settle_after)
+                if resting:  # in SQL, so rows that keep failing never crowd out the rest
+                    stale = stale.where(InboundMessage.id.not_in(resting))
                 rows += [(r[0], r[1], r[2]) for r in session.execute(
-                    select(*columns).where(received, InboundMessage.received_at <= stale)
-                    .order_by(InboundMessage.id).limit(BATCH)) if r[0] not in seen]
+                    stale.order_by(InboundMessage.id).limit(BATCH)) if r[0] not in seen]
             self._arrived(session)
         return rows
 
