@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"  # scripts/upgrade-deps.sh runs the suite in a venv of its own
 export VENV
+# exactly the versions in requirements-test.lock, hashes checked (scripts/install.sh)
+[ -f "${LOCKS:-.}/requirements-test.lock" ] || { echo "requirements-test.lock is missing" >&2; exit 1; }
 bash scripts/install.sh --test
 echo "== ruff"
 "$VENV/bin/ruff" check .
