@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
 from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
@@ -21,6 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.inbound import inbox
+from bot.inbound.quoted import strip_quoted
 from bot.outbound.status import apply_status
 from bot.store.audit import audit
 from bot.store.models import Delivery, InboundMessage, InboundStatus
@@ -28,52 +28,6 @@ from channels.base import InboundParsed
 from channels.email import BounceReport, message_ids, parse_inbound, parse_report
 
 log = logging.getLogger(__name__)
-
-# Where a quoted earlier message starts. Mail clients write the attribution line in the
-# reader's language; the common ones are here. Everything from the match on is quoted.
-_ATTRIBUTION = re.compile(
-    r"^\s*(on\b.{0,300}\bwrote\s*:|le\b.{0,300}\ba écrit\s*:|am\b.{0,300}\bschrieb\b.{0,60}:"
-    r"|el\b.{0,300}\bescribió\s*:|em\b.{0,300}\bescreveu\s*:|il\b.{0,300}\bha scritto\s*:"
-    r"|op\b.{0,300}\bschreef\b.{0,60}:|w dniu\b.{0,300}\bnapisał\w*\s*:"
-    r"|.{0,300}\byazdı\s*:|.{0,300}كتب\s*:|.{0,300}写道\s*[:：])\s*$",
-    re.IGNORECASE)
-_WROTE_END = re.compile(r"(wrote|a écrit|escribió|escreveu|ha scritto|schreef|napisał\w*"
-                        r"|yazdı|كتب|写道)\s*[:：]\s*$", re.IGNORECASE)
-_ORIGINAL = re.compile(r"^\s*-{2,}\s*(original message|forwarded message|message d'origine|"
-                       r"ursprüngliche nachricht|mensaje original)\s*-{2,}\s*$", re.IGNORECASE)
-_OUTLOOK_FROM = re.compile(r"^\s*\*?(from|de|von|van|da)\s*:\*?\s", re.IGNORECASE)
-_OUTLOOK_NEXT = re.compile(r"^\s*\*?(sent|date|envoyé|gesendet|enviado|to|subject)\s*:",
-                           re.IGNORECASE)
-_MOBILE_SIGNATURE = re.compile(
-    r"^\s*(sent from my \w+|sent from (outlook|yahoo mail|mail) for \w+|get outlook for \w+"
-    r"|envoyé de mon \w+|von meinem \w+ gesendet|enviado desde mi \w+)\b.*$", re.IGNORECASE)
-
-
-def strip_quoted(text: str) -> str:
-    """The new part of a reply: quoted thread, attribution lines and signature removed."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        if line.rstrip() in ("--", "-- ") or line.startswith("__________"):
-            break
-        if _ORIGINAL.match(line) or _ATTRIBUTION.match(line):
-            break
-        if line.strip().lower().startswith("on ") and _WROTE_END.search(nxt) \
-                and not _WROTE_END.search(line):
-            break  # attribution wrapped over two lines by the sender's client
-        if _OUTLOOK_FROM.match(line) and any(
-                _OUTLOOK_NEXT.match(n) for n in lines[i + 1:i + 4]):
-            break
-        if _MOBILE_SIGNATURE.match(line):
-            break
-        if line.lstrip().startswith(">"):
-            continue
-        kept.append(line)
-    result = "\n".join(kept).strip()
-    result = re.sub(r"\n{3,}", "\n\n", result)
-    return result or text.strip()
-
 
 # -- matching ---------------------------------------------------------------------------
 def match_delivery(session: Session, parsed: InboundParsed) -> Delivery | None:
@@ -105,9 +59,11 @@ def _by_message_ids(session: Session, ids: Collection[str]) -> Delivery | None:
 
 
 # -- the whole path ---------------------------------------------------------------------
-def handle_raw(factory: sessionmaker[Session], raw: bytes, available: Collection[str],
-               now: datetime | None = None) -> InboundMessage:
-    """Store one received email, then route it as a reply or apply it as a bounce."""
+def store_raw(factory: sessionmaker[Session], raw: bytes,
+              now: datetime | None = None) -> tuple[int, bool]:
+    """Store one received email, and nothing else: (id, is_new). The routing loop
+    (bot.inbound.routing) finishes it with `route_stored`. What staff will read is stored
+    already: the reply without its quoted thread, or a delivery report's summary."""
     try:
         parsed = parse_inbound(raw)
     except Exception as exc:  # unreadable mail is still kept, for a person to look at
@@ -115,16 +71,25 @@ def handle_raw(factory: sessionmaker[Session], raw: bytes, available: Collection
         parsed = InboundParsed(channel="email", sender_address="", text="",
                                raw=raw.decode("utf-8", errors="replace"),
                                provider_id="sha256:" + hashlib.sha256(raw).hexdigest())
-        inbound_id, _ = inbox.store(factory, parsed, now)
-        return _settle(factory, inbound_id, InboundStatus.UNMATCHED, None, "inbound_unmatched")
+        inbound_id, is_new = inbox.store(factory, parsed, now)
+        _settle(factory, inbound_id, InboundStatus.UNMATCHED, None, "inbound_unmatched")
+        return inbound_id, is_new
+    report = _report(raw)
+    shown = strip_quoted(parsed.text) if report is None else _summary(report)
+    return inbox.store(factory, replace(parsed, text=shown), now)
+
+
+def route_stored(factory: sessionmaker[Session], inbound_id: int, raw: bytes,
+                 available: Collection[str], now: datetime | None = None) -> InboundMessage:
+    """Finish one stored email: route it as a reply, or apply it as a bounce. Idempotent:
+    a message no longer 'received' is left as it is. Raises if routing failed."""
     try:
-        report = parse_report(raw)
+        parsed = parse_inbound(raw)
     except Exception:
-        report = None
+        return _settle(factory, inbound_id, InboundStatus.UNMATCHED, None, "inbound_unmatched")
+    report = _report(raw)
     if report is not None:
-        return _handle_bounce(factory, parsed, report, available, now)
-    shown = replace(parsed, text=strip_quoted(parsed.text))
-    inbound_id, _is_new = inbox.store(factory, shown, now)
+        return _handle_bounce(factory, inbound_id, report, available, now)
     with factory() as session:
         delivery = match_delivery(session, parsed)
         delivery_id = delivery.id if delivery is not None else None
@@ -133,23 +98,31 @@ def handle_raw(factory: sessionmaker[Session], raw: bytes, available: Collection
         # acknowledged: answering an autoresponder is how mail loops start (RFC 3834).
         return _settle(factory, inbound_id, InboundStatus.HANDLED, delivery_id,
                        "inbound_auto_reply", match_sender=parsed.sender_address)
+    return inbox.process(factory, inbound_id, available, now, delivery_id=delivery_id)
+
+
+def handle_raw(factory: sessionmaker[Session], raw: bytes, available: Collection[str],
+               now: datetime | None = None) -> InboundMessage:
+    """Store one received email and finish it at once (tests, and one-off imports)."""
+    inbound_id, _is_new = store_raw(factory, raw, now)
+    return route_stored(factory, inbound_id, raw, available, now)
+
+
+def _report(raw: bytes) -> BounceReport | None:
     try:
-        return inbox.process(factory, inbound_id, available, now, delivery_id=delivery_id)
-    except Exception as exc:  # stored already: leave it 'received' for a person, go on
-        log.warning("email: inbound %s stored but not routed (%s)", inbound_id,
-                    type(exc).__name__)
-        with factory() as session:
-            row = session.get(InboundMessage, inbound_id)
-            assert row is not None
-            return row
+        return parse_report(raw)
+    except Exception:  # not a delivery report we can read: treated as a reply
+        return None
 
 
-def _handle_bounce(factory: sessionmaker[Session], parsed: InboundParsed, report: BounceReport,
-                   available: Collection[str], now: datetime | None) -> InboundMessage:
-    summary = f"Delivery report: {report.action}" + \
+def _summary(report: BounceReport) -> str:
+    return f"Delivery report: {report.action}" + \
         (f" ({report.status})" if report.status else "") + \
         (f"\n{report.diagnostic}" if report.diagnostic else "")
-    inbound_id, _is_new = inbox.store(factory, replace(parsed, text=summary), now)
+
+
+def _handle_bounce(factory: sessionmaker[Session], inbound_id: int, report: BounceReport,
+                   available: Collection[str], now: datetime | None) -> InboundMessage:
     with factory() as session:
         delivery = _by_message_ids(session, report.original_message_ids)
         target = (delivery.id, delivery.provider_id) if delivery is not None else None
@@ -194,11 +167,12 @@ def _settle(factory: sessionmaker[Session], inbound_id: int, status: InboundStat
 
 
 async def poll_mailbox(factory: sessionmaker[Session], settings: object,
-                       available: Collection[str], stop: asyncio.Event) -> None:
-    """Run the IMAP poller for `settings` (ImapSettings) until `stop` is set."""
+                       stop: asyncio.Event) -> None:
+    """Run the IMAP poller for `settings` (ImapSettings) until `stop` is set. Each mail is
+    stored before it is marked seen; the routing loop routes it."""
     from channels.imap import ImapPoller
 
     async def handle(raw: bytes) -> None:
-        await asyncio.to_thread(handle_raw, factory, raw, available)
+        await asyncio.to_thread(store_raw, factory, raw)
 
     await ImapPoller(settings, handle).run(stop)

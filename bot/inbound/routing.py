@@ -9,12 +9,14 @@ at most while a burst lasts and runs at full speed when it is over.
 One `Router` serves all of it:
 
 - `run(stop)`, the loop: `schoolgate background` (the companion of `schoolgate serve`)
-  routes SMS as soon as they are stored; in `--one-process` mode the web process routes
-  each SMS after its response (`route`) and the loop only finishes what was left.
+  routes every message as soon as it is stored (SMS and Telegram from the webhooks, mail
+  from the IMAP poller, Telegram from the development poller); in `--one-process` mode
+  the web process routes each webhook's message after its response (`route`) and the loop
+  routes the mail and finishes what was left.
 - Anything still 'received' after `settle_after` (a crash after the 2xx, a database blip,
-  a routing that raised, a Telegram update or mail whose own path failed) is finished by
-  the same loop through its channel's own path. Every path is idempotent: a message no
-  longer 'received' is left alone, so nothing is lost or done twice.
+  a routing that raised) is finished by the same loop. Each channel has its own finishing
+  path (`finish`), and every path is idempotent: a message no longer 'received' is left
+  alone, so nothing is lost or done twice.
 
 The walk of one reply through this code is in docs/receiving-a-reply.md.
 """
@@ -32,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.inbound import inbox
-from bot.inbound.email_replies import handle_raw
+from bot.inbound.email_replies import route_stored
 from bot.inbound.telegram_updates import finish_stored
 from bot.store import reading
 from bot.store.models import InboundMessage, InboundStatus, utcnow
@@ -42,25 +44,29 @@ log = logging.getLogger(__name__)
 
 #: each routing is followed by a pause this many times as long while replies keep arriving
 YIELD_FACTOR = 4
-POLL_SECONDS = 0.25  # how soon a stored SMS is routed when nothing is waiting
+POLL_SECONDS = 0.25  # how soon a stored message is routed when nothing is waiting
 PAUSE_SECONDS = 0.002  # between routings: leaves SQLite's write lock to the webhooks
 BATCH = 50
-#: a message another path may still be finishing is left to it this long
+#: a pushed message not routed yet is left to its push this long
 SETTLE_AFTER = timedelta(seconds=60)
 #: push mode: at most this many wait their turn; the rest are routed when it is quiet
 MAX_WAITING = 200
+#: the channels whose webhooks push each new message to `route` in --one-process mode
+PUSHED_CHANNELS = ("sms", "telegram")
 
 
 class Router:
     """Routes stored inbound messages one at a time, never ahead of the webhooks."""
 
     def __init__(self, factory: sessionmaker[Session], channels: Mapping[str, Channel], *,
-                 route_new_sms: bool = True, poll: float = POLL_SECONDS,
+                 route_new: bool = True, poll: float = POLL_SECONDS,
                  settle_after: timedelta = SETTLE_AFTER,
                  max_waiting: int = MAX_WAITING) -> None:
         self.factory = factory
         self.channels = dict(channels)
-        self.route_new_sms = route_new_sms  # False: `route` is called for each new SMS
+        #: False: the web process calls `route` for each webhook's message (SMS, Telegram),
+        #: and this router routes only new mail and what is left 'received' too long
+        self.route_new = route_new
         self.poll = poll
         self.settle_after = settle_after
         self.max_waiting = max_waiting
@@ -73,9 +79,10 @@ class Router:
         self._newest = 0
         self._next_stale = 0.0  # when to look for messages left 'received' too long
 
-    # -- push: the web process routes each SMS after its response ---------------------------
-    async def route(self, inbound_id: int) -> bool:
-        """Route one just-stored message now (after the ones before it); False if left over."""
+    # -- push: the web process routes each webhook's message after its response -------------
+    async def route(self, inbound_id: int, channel: str = "sms", raw: str = "") -> bool:
+        """Route one just-stored message now (after the ones before it); False if left over.
+        `raw` is the stored payload (Telegram's update; SMS need none)."""
         self.arrivals += 1
         if self.waiting >= self.max_waiting:
             self.left = True
@@ -85,9 +92,9 @@ class Router:
         self.waiting += 1
         try:
             async with self.limiter:
-                done = await self._route_one(inbound_id, "sms", "")
+                done = await self._route_one(inbound_id, channel, raw)
                 while self.left and self.waiting == 1:  # quiet again: catch up
-                    self.left = await self.route_waiting(new_sms=True) == BATCH
+                    self.left = await self.route_waiting(pushed=True) == BATCH
             return done
         finally:
             self.waiting -= 1
@@ -99,7 +106,7 @@ class Router:
             async with self.limiter:
                 # messages pushed while full and no push since: the loop routes them
                 catch_up = self.left and self.waiting == 0
-                done = await self.route_waiting(stop, new_sms=True if catch_up else None)
+                done = await self.route_waiting(stop, pushed=True if catch_up else None)
                 if catch_up and done < BATCH:
                     self.left = False
             if done < BATCH:
@@ -108,11 +115,12 @@ class Router:
         return self.routed
 
     async def route_waiting(self, stop: asyncio.Event | None = None,
-                            new_sms: bool | None = None) -> int:
-        """One pass: new SMS first (when this router routes them, or `new_sms`), then
-        anything left 'received' too long on any channel. Returns how many were routed."""
+                            pushed: bool | None = None) -> int:
+        """One pass: new messages first (all of them when this router routes new ones, or
+        `pushed`; else only mail, which no webhook pushes), then anything left 'received'
+        too long. Returns how many were routed."""
         rows = await asyncio.to_thread(self._waiting,
-                                       self.route_new_sms if new_sms is None else new_sms)
+                                       self.route_new if pushed is None else pushed)
         done = 0
         for inbound_id, channel, raw in rows:
             if stop is not None and stop.is_set():
@@ -122,7 +130,7 @@ class Router:
             done += await self._route_one(inbound_id, channel, raw)
         return done
 
-    def _waiting(self, new_sms: bool) -> list[tuple[int, str, str]]:
+    def _waiting(self, every_channel: bool) -> list[tuple[int, str, str]]:
         clock = time.monotonic()
         wait = self.settle_after.total_seconds()
         resting = {i for i, at in self.failed.items() if clock - at < wait}
@@ -130,12 +138,14 @@ class Router:
         columns = (InboundMessage.id, InboundMessage.channel, InboundMessage.raw_payload)
         rows: list[tuple[int, str, str]] = []
         with reading(self.factory) as session:
-            if new_sms:  # the partial index of waiting SMS (migration 0005)
-                query = select(*columns).where(InboundMessage.channel == "sms", received)
-                if resting:
-                    query = query.where(InboundMessage.id.not_in(resting))
-                rows += [(r[0], r[1], r[2]) for r in session.execute(
-                    query.order_by(InboundMessage.id).limit(BATCH))]
+            # the partial index of waiting messages (migration 0005)
+            query = select(*columns).where(received)
+            if not every_channel:
+                query = query.where(InboundMessage.channel.not_in(PUSHED_CHANNELS))
+            if resting:
+                query = query.where(InboundMessage.id.not_in(resting))
+            rows += [(r[0], r[1], r[2]) for r in session.execute(
+                query.order_by(InboundMessage.id).limit(BATCH))]
             if clock >= self._next_stale:  # about twice a settle_after, not every poll
                 self._next_stale = clock + min(30.0, wait / 2)
                 seen = {r[0] for r in rows}
@@ -186,7 +196,8 @@ async def finish(factory: sessionmaker[Session], channels: Mapping[str, Channel]
     """Finish one stored message through its own channel's path (each is idempotent)."""
     available = set(channels)
     if channel == "email":
-        await asyncio.to_thread(handle_raw, factory, raw.encode("utf-8"), available)
+        await asyncio.to_thread(route_stored, factory, inbound_id, raw.encode("utf-8"),
+                                available)
     elif channel == "telegram":
         await finish_stored(factory, inbound_id, raw, channels.get("telegram"), available)
     else:

@@ -1,8 +1,9 @@
 """One Telegram update -> store it -> `/start <code>` linking, or the inbox.
 
-The webhook and the development poller both call `handle_update`. The update is stored
-before anything else; an error after that is logged and the row stays 'received', so
-`retry_unprocessed` can finish it later. Replies to chats that are not (yet) a family's
+The webhook and the development poller both only store (`store_update`); the routing
+loop (bot.inbound.routing) finishes each stored update with `finish_stored`, so a failure
+after storing leaves the row 'received' for the loop to try again, and Telegram's wait
+never includes routing. Replies to chats that are not (yet) a family's
 go straight through the channel adapter, since there is no guardian to address a
 message to; the welcome after a successful link is a SYSTEM message, so it is queued,
 retried and kept in the family's contact log like any other.
@@ -58,12 +59,23 @@ class _Answer:
     language: str = "en"
 
 
+def store_update(factory: sessionmaker[Session], update: Mapping[str, Any],
+                 now: datetime | None = None) -> tuple[int, bool] | None:
+    """Store one update: (id, is_new), or None for an update with nothing to keep (edits of
+    photos, joins, bot status changes ...). Raises only when storing failed."""
+    parsed = parse_inbound(update)
+    if parsed is None:
+        return None
+    return inbox.store(factory, parsed, now)
+
+
 async def handle_update(factory: sessionmaker[Session], update: Mapping[str, Any],
                         channel: Channel | None, available: Collection[str],
                         now: datetime | None = None) -> HandledUpdate:
-    """Store an update, then link or route it. Raises only when storing failed."""
+    """Store an update, then link or route it at once (tests; the webhook and the poller
+    store only). Raises only when storing failed."""
     parsed = parse_inbound(update)
-    if parsed is None:  # edits of photos, joins, bot status changes ...: nothing to keep
+    if parsed is None:
         return HandledUpdate("ignored")
     inbound_id, _is_new = await asyncio.to_thread(inbox.store, factory, parsed, now)
     try:
@@ -164,23 +176,26 @@ async def finish_stored(factory: sessionmaker[Session], inbound_id: int, raw: st
     await _process(factory, inbound_id, parsed, channel, available, None)
 
 
-def update_handler(factory: sessionmaker[Session], channels: Mapping[str, Channel]
-                   ) -> Callable[[Mapping[str, Any]], Awaitable[HandledUpdate]]:
-    """The function that takes one update for this process (webhook and poller alike)."""
+def update_storer(factory: sessionmaker[Session]
+                  ) -> Callable[[Mapping[str, Any]], Awaitable[HandledUpdate]]:
+    """The development poller's handler: store each update; the routing loop does the rest."""
 
     async def handle(update: Mapping[str, Any]) -> HandledUpdate:
-        return await handle_update(factory, update, channels.get("telegram"), set(channels))
+        stored = await asyncio.to_thread(store_update, factory, update)
+        if stored is None:
+            return HandledUpdate("ignored")
+        return HandledUpdate("stored" if stored[1] else "duplicate", stored[0])
 
     return handle
 
 
-async def run_polling(factory: sessionmaker[Session], channels: Mapping[str, Channel],
-                      telegram: TelegramSettings, stop: asyncio.Event) -> None:
+async def run_polling(factory: sessionmaker[Session], telegram: TelegramSettings,
+                      stop: asyncio.Event) -> None:
     """Development mode: fetch updates with getUpdates until `stop` is set."""
     if not telegram.configured:
         raise ConfigurationError("telegram polling needs TELEGRAM_BOT_TOKEN")
     from channels.telegram_polling import TelegramPoller
 
-    poller = TelegramPoller(telegram, update_handler(factory, channels),
+    poller = TelegramPoller(telegram, update_storer(factory),
                             poll_timeout=telegram.poll_timeout)
     await poller.run(stop)

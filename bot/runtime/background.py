@@ -25,11 +25,11 @@ async def run_background(ctx: Context, stop: asyncio.Event, *, route_replies: bo
                          scheduler: bool = True, router: Router | None = None) -> None:
     """Run the background tasks until `stop` is set; then let each finish cleanly.
 
-    `route_replies`: route new SMS as soon as they are stored (the companion process);
-    otherwise the web process routes each after its response (passing its `router`), and
-    the loop here only finishes what was left 'received'.
+    `route_replies`: route every new message as soon as it is stored (the companion
+    process); otherwise the web process routes each webhook's message after its response
+    (passing its `router`), and the loop here routes mail and finishes what was left.
     """
-    router = router or Router(ctx.factory, ctx.channels, route_new_sms=route_replies)
+    router = router or Router(ctx.factory, ctx.channels, route_new=route_replies)
     tasks = [asyncio.create_task(_warm_up(ctx), name="language-warm-up"),
              asyncio.create_task(ctx.worker().run(stop), name="outbox-worker"),
              asyncio.create_task(router.run(stop), name="reply-routing")]
@@ -43,14 +43,14 @@ async def run_background(ctx: Context, stop: asyncio.Event, *, route_replies: bo
         from bot.inbound.email_replies import poll_mailbox
 
         tasks.append(asyncio.create_task(
-            poll_mailbox(ctx.factory, ctx.settings.imap, ctx.channels, stop),
+            poll_mailbox(ctx.factory, ctx.settings.imap, stop),
             name="imap-poller"))
     tg = ctx.settings.telegram
     if tg.configured and tg.mode == "polling":
         from bot.inbound.telegram_updates import run_polling
 
         tasks.append(asyncio.create_task(
-            run_polling(ctx.factory, ctx.channels, tg, stop), name="telegram-polling"))
+            run_polling(ctx.factory, tg, stop), name="telegram-polling"))
     log.info("running %d background task(s)", len(tasks))
     await asyncio.gather(*tasks, return_exceptions=True)
 

@@ -42,9 +42,9 @@ def build_server_app(ctx: Context, workers: Workers = "inline") -> FastAPI:
             from bot.inbound.routing import Router
             from bot.runtime.background import run_background
 
-            # one router: each SMS routed after its response, the loop finishes the rest
+            # one router: each webhook's message routed after its response, the loop the rest
             router = app.state.inbound_router = Router(ctx.factory, ctx.channels,
-                                                       route_new_sms=False)
+                                                       route_new=False)
             tasks.append(asyncio.create_task(
                 run_background(ctx, stop, route_replies=False, router=router),
                 name="background"))

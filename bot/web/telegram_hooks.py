@@ -2,7 +2,9 @@
 
 The secret is compared in constant time; without a configured secret nothing is
 accepted. An update is stored before the 2xx answer, and a failure to store answers
-503 so Telegram sends it again (the repeat is recognised by its update_id).
+503 so Telegram sends it again (the repeat is recognised by its update_id). Linking a
+chat (`/start <code>`) and routing a message happen after the answer, in the routing
+loop, exactly as for SMS (bot.web.after_response).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import hmac
 import json
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from bot.inbound.telegram_updates import update_handler
+from bot.inbound.telegram_updates import store_update
 from bot.runtime.context import Context
+from bot.web.after_response import route_after_response
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ def secret_ok(configured: str | None, given: str | None) -> bool:
 
 
 @router.post("/webhooks/telegram")
-async def telegram_update(request: Request) -> JSONResponse:
+async def telegram_update(request: Request) -> Response:
     """Receive one update from Telegram."""
     ctx: Context = request.app.state.ctx
     if not secret_ok(ctx.settings.telegram.webhook_secret, request.headers.get(SECRET_HEADER)):
@@ -45,8 +49,14 @@ async def telegram_update(request: Request) -> JSONResponse:
     if not isinstance(update, dict):
         return JSONResponse({"ok": False, "error": "not an update"}, status_code=400)
     try:
-        handled = await update_handler(ctx.factory, ctx.channels)(update)
+        stored = await run_in_threadpool(store_update, ctx.factory, update)
     except Exception as exc:  # not stored: a non-2xx answer makes Telegram retry
         log.warning("telegram update not stored (%s)", type(exc).__name__)
         return JSONResponse({"ok": False, "error": "not stored, try again"}, status_code=503)
-    return JSONResponse({"ok": True, "action": handled.action})
+    if stored is None:
+        return JSONResponse({"ok": True, "action": "ignored"})
+    inbound_id, is_new = stored
+    if not is_new:
+        return JSONResponse({"ok": True, "action": "duplicate"})
+    return route_after_response(request, JSONResponse({"ok": True, "action": "stored"}),
+                                inbound_id, "telegram", json.dumps(update))

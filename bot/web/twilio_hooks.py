@@ -4,9 +4,8 @@ The signature covers the public URL Twilio called (SCHOOLGATE_PUBLIC_URL + path 
 and the form fields, so a request that was not signed with our auth token is refused
 (403) before anything is read into the database. An inbound message is committed before
 Twilio gets its 2xx; if it cannot be stored we answer 503 so Twilio tries again. Routing
-and the acknowledgement happen later: in the background process (bot.runtime.background), or
-after the response when the background work runs in this process (bot.inbound.sweep finishes
-any left over either way).
+and the acknowledgement happen later, in the routing loop (bot.inbound.routing): in the
+background process, or after the response when the background work runs in this process.
 
 One message walked through this code, file by file: docs/receiving-a-reply.md.
 """
@@ -16,14 +15,12 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request, Response
-from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from bot.inbound import inbox
-from bot.inbound.routing import Router
 from bot.outbound.status import apply_status
 from bot.runtime.context import Context
+from bot.web.after_response import route_after_response
 from channels.sms import (
     INBOUND_PATH,
     STATUS_PATH,
@@ -86,25 +83,8 @@ async def inbound_sms(request: Request) -> Response:
     if not is_new:
         log.info("inbound %s was a repeated webhook", inbound_id)
     # Committed: answer now. Identifying, detecting the language, routing and the
-    # acknowledgement never add to Twilio's wait: the background process routes stored
-    # replies (bot.runtime.background), or, when the background work runs in this process, it
-    # is done after the response; if this process dies first, the worker's sweep
-    # finishes the 'received' row.
-    response = _twiml()
-    if getattr(request.app.state, "route_after_response", True):
-        response.background = BackgroundTask(process_after_response, request.app,
-                                             inbound_id)
-    return response
-
-
-async def process_after_response(app: Starlette, inbound_id: int) -> None:
-    """Route and acknowledge one stored inbound message, after the response has gone."""
-    router = getattr(app.state, "inbound_router", None)
-    if router is None:  # the app alone (tests): a router of its own, made on first use
-        ctx: Context = app.state.ctx
-        router = app.state.inbound_router = Router(ctx.factory, ctx.channels,
-                                                   route_new_sms=False)
-    await router.route(inbound_id)
+    # acknowledgement never add to Twilio's wait (bot.web.after_response).
+    return route_after_response(request, _twiml(), inbound_id, "sms")
 
 
 @router.post(STATUS_PATH)

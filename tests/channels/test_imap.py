@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import ImapSettings
-from bot.inbound.email_replies import handle_raw, strip_quoted
+from bot.inbound.email_replies import handle_raw, poll_mailbox
+from bot.inbound.quoted import strip_quoted
+from bot.inbound.routing import Router
 from bot.outbound.worker import Worker
 from bot.runtime.context import Context
 from bot.store.models import (
@@ -285,6 +287,33 @@ def test_poller_picks_up_new_mail(ctx: Context, tmp_path: Path, idle: bool) -> N
     run_imap(imap, scenario)
     assert running.used_idle is idle
     [row] = inbound_rows(ctx)
+    assert row.status == InboundStatus.ROUTED and row.body == "See you at 3."
+
+
+def test_the_mailbox_poller_stores_and_the_routing_loop_routes(
+        ctx: Context, tmp_path: Path) -> None:
+    """What `schoolgate background` runs: the poller only stores, the one loop routes."""
+    ids = family(ctx)
+    imap = ImapStandIn(tmp_path, idle=False)
+    settings = ImapSettings(_env_file=None, **imap.settings(poll_seconds=0.05))
+    mail = (f"From: {ids['email']}\r\nTo: office@school.test\r\nSubject: x\r\n"
+            "Message-ID: <loop@family.test>\r\n\r\nSee you at 3.\r\n").encode()
+    seen: list[str] = []
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        polling = asyncio.create_task(poll_mailbox(ctx.factory, settings, stop))
+        imap.deliver(mail)
+        await _until(lambda: bool(inbound_rows(ctx)))
+        seen.append(inbound_rows(ctx)[0].status)  # stored, not routed by the poller
+        routing = asyncio.create_task(Router(ctx.factory, ctx.channels, poll=0.01).run(stop))
+        await _until(lambda: inbound_rows(ctx)[0].status != InboundStatus.RECEIVED)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(polling, routing), timeout=20)
+
+    run_imap(imap, scenario)
+    [row] = inbound_rows(ctx)
+    assert seen == [InboundStatus.RECEIVED]
     assert row.status == InboundStatus.ROUTED and row.body == "See you at 3."
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import TelegramSettings
+from bot.inbound.routing import Router
 from bot.inbound.telegram_updates import run_polling
 from bot.journeys.good_news import queue_good_news
 from bot.outbound.worker import Worker, WorkerPolicy
@@ -334,8 +335,8 @@ def test_poller_does_not_confirm_an_update_it_could_not_hand_over(
     assert seen == [20, 20]
 
 
-def test_polling_stores_and_routes_through_the_core(ctx: Context,
-                                                    standin: st.TelegramStandIn) -> None:
+def test_polling_stores_and_the_routing_loop_routes(ctx: Context,
+                                                   standin: st.TelegramStandIn) -> None:
     _family(ctx, chat="321")
     ctx.settings.telegram = st.settings_for(standin, mode="polling")
     standin.push_update(st.text_update(321, "Thanks, see you Friday", update_id=31))
@@ -347,12 +348,15 @@ def test_polling_stores_and_routes_through_the_core(ctx: Context,
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(run_polling(ctx.factory, ctx.channels,
-                                               ctx.settings.telegram, stop))
+        polling = asyncio.create_task(run_polling(ctx.factory, ctx.settings.telegram, stop))
+        routing = asyncio.create_task(Router(ctx.factory, ctx.channels, poll=0.01).run(stop))
         while len(standin.calls("getUpdates")) < 2:  # the second call confirms both updates
             await asyncio.sleep(0.01)
+        while "received" in statuses().values():
+            await asyncio.sleep(0.01)
         stop.set()
-        await task
+        await polling
+        await routing
         await ctx.channels["telegram"].close()
 
     asyncio.run(asyncio.wait_for(scenario(), timeout=30))

@@ -31,18 +31,18 @@ def test_stored_but_unprocessed_reply_is_routed_by_the_sweep(ctx: Context) -> No
         {"From": "+447700900301", "Body": "Can we talk?", "MessageSid": "SMsweep"}))
     channels = {"sms": RecordingChannel("sms"), "email": RecordingChannel("email")}
 
-    left_over = Router(ctx.factory, channels, route_new_sms=False)  # the web routes new ones
+    left_over = Router(ctx.factory, channels, route_new=False)  # the web routes new ones
     assert asyncio.run(left_over.route_waiting()) == 0  # too fresh: maybe in flight
     later = utcnow() + timedelta(minutes=2)
     with clock.using(RunningClock(later)):
-        assert asyncio.run(Router(ctx.factory, channels, route_new_sms=False)
+        assert asyncio.run(Router(ctx.factory, channels, route_new=False)
                            .route_waiting()) == 1
     with ctx.factory() as s:
         row = s.get(InboundMessage, inbound_id)
         assert row.status == InboundStatus.ROUTED and row.routed_to_id == teacher_id
         assert len(list(s.scalars(select(Delivery)))) == 1  # one acknowledgement
     with clock.using(RunningClock(later)):  # idempotent: nothing is done twice
-        assert asyncio.run(Router(ctx.factory, channels, route_new_sms=False)
+        assert asyncio.run(Router(ctx.factory, channels, route_new=False)
                            .route_waiting()) == 0
 
 
@@ -87,7 +87,7 @@ def test_replies_left_over_in_a_burst_are_routed_by_the_loop_when_no_more_arrive
         {"From": "+447700900303", "Body": f"Note {n}", "MessageSid": f"SMburst{n}"}))[0]
         for n in range(3)]
     channels = {"sms": RecordingChannel("sms"), "email": RecordingChannel("email")}
-    router = Router(ctx.factory, channels, route_new_sms=False, max_waiting=0, poll=0.01)
+    router = Router(ctx.factory, channels, route_new=False, max_waiting=0, poll=0.01)
 
     async def burst_then_quiet() -> list[bool]:
         pushed = [await router.route(i) for i in ids]  # all left over: the limit is full

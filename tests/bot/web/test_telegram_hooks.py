@@ -140,7 +140,7 @@ def test_when_storing_fails_telegram_is_asked_to_retry(ctx: Context, client: Tes
 def test_linked_chat_is_routed_to_the_key_worker(ctx: Context, client: TestClient) -> None:
     ids = _family(ctx, telegram_chat_id=str(CHAT))
     response = _post(client, st.text_update(CHAT, "Thank you for the note!"))
-    assert response.json()["action"] == "routed"
+    assert response.json()["action"] == "stored"  # answered once stored; routed after
     [row] = _inbound(ctx)
     assert (row.status, row.guardian_id, row.routed_to_id) == (
         InboundStatus.ROUTED, ids["guardian"], ids["teacher"])
@@ -150,7 +150,7 @@ def test_unlinked_chat_is_unmatched_and_told_how_to_link(
         ctx: Context, client: TestClient, standin: st.TelegramStandIn) -> None:
     _family(ctx)
     response = _post(client, st.text_update(CHAT, "Hi, I am Amal's mum"))
-    assert response.json()["action"] == "unmatched"
+    assert response.json()["action"] == "stored"
     [row] = _inbound(ctx)
     assert row.status == InboundStatus.UNMATCHED
     [reply] = standin.texts_to(CHAT)
@@ -164,7 +164,7 @@ def test_start_with_a_link_code_binds_over_the_webhook(
         url = create_link(s, s.get(Guardian, ids["guardian"]), bot_username=st.USERNAME)
     code = url.rsplit("=", 1)[1]
     response = _post(client, st.text_update(CHAT, f"/start {code}"))
-    assert response.json()["action"] == "linked"
+    assert response.json()["action"] == "stored"
     with ctx.factory() as s:
         assert s.get(Guardian, ids["guardian"]).telegram_chat_id == str(CHAT)
         assert s.scalar(select(func.count()).select_from(InboundMessage)) == 1

@@ -129,7 +129,7 @@ def test_a_crash_after_the_2xx_is_finished_by_the_routing_loop_later(
     assert _snapshot(ctx) == ([(InboundStatus.RECEIVED, "Hello")], 0)
     later = utcnow() + timedelta(minutes=5)
     with clock.using(RunningClock(later)):
-        router = Router(ctx.factory, ctx.channels, route_new_sms=False)
+        router = Router(ctx.factory, ctx.channels, route_new=False)
         assert asyncio.run(router.route_waiting()) == 1
     assert _snapshot(ctx) == ([(InboundStatus.ROUTED, "Hello")], 1)
 
@@ -174,7 +174,7 @@ def test_messages_left_while_busy_are_routed_when_it_is_quiet(
     ids = [inbox.store(ctx.factory, parse_inbound(twilio.inbound_form(PHONE, f"Note {n}")))[0]
            for n in range(4)]
     # only one may wait: the others are left 'received' at first
-    router = Router(ctx.factory, ctx.channels, route_new_sms=False, max_waiting=1)
+    router = Router(ctx.factory, ctx.channels, route_new=False, max_waiting=1)
 
     async def burst() -> list[bool]:
         return list(await asyncio.gather(*(router.route(i) for i in ids)))
