@@ -83,6 +83,7 @@ def route_stored(factory: sessionmaker[Session], inbound_id: int, raw: bytes,
                  available: Collection[str], now: datetime | None = None) -> InboundMessage:
     """Finish one stored email: route it as a reply, or apply it as a bounce. Idempotent:
     a message no longer 'received' is left as it is. Raises if routing failed."""
+    raw = _as_received(raw)
     try:
         parsed = parse_inbound(raw)
     except Exception:
@@ -106,6 +107,13 @@ def handle_raw(factory: sessionmaker[Session], raw: bytes, available: Collection
     """Store one received email and finish it at once (tests, and one-off imports)."""
     inbound_id, _is_new = store_raw(factory, raw, now)
     return route_stored(factory, inbound_id, raw, available, now)
+
+
+def _as_received(raw: bytes) -> bytes:
+    """The mail as received, from a stored payload that the store step had to escape."""
+    if not raw.startswith(inbox.ESCAPED_RAW.encode()):
+        return raw
+    return inbox.raw_of(raw.decode("utf-8", errors="replace")).encode("utf-8", errors="replace")
 
 
 def _report(raw: bytes) -> BounceReport | None:

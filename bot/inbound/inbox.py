@@ -9,7 +9,9 @@ One message walked through this code, file by file: docs/receiving-a-reply.md.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Collection
 from datetime import datetime
 
@@ -52,9 +54,13 @@ def store(factory: sessionmaker[Session], parsed: InboundParsed,
     One INSERT in one short transaction: this runs inside the webhook, before its answer.
     A repeat (same channel and provider id) fails the unique constraint and is looked up.
     """
-    values = {"channel": parsed.channel, "provider_id": parsed.provider_id,
-              "sender_address": parsed.sender_address, "raw_payload": parsed.raw,
-              "body": parsed.text, "received_at": now or utcnow(),
+    # NUL and lone surrogates are cleaned here, once: PostgreSQL refuses NUL in text and
+    # neither database takes a surrogate, and a webhook must never answer 5xx for them.
+    values = {"channel": parsed.channel,
+              "provider_id": storable(parsed.provider_id) if parsed.provider_id else None,
+              "sender_address": storable(parsed.sender_address),
+              "raw_payload": escape_raw(parsed.raw),
+              "body": storable(parsed.text), "received_at": now or utcnow(),
               "status": InboundStatus.RECEIVED}
     try:
         with factory() as session, session.begin():
@@ -64,12 +70,39 @@ def store(factory: sessionmaker[Session], parsed: InboundParsed,
         with factory() as session:
             existing = session.scalar(select(InboundMessage.id).where(
                 InboundMessage.channel == parsed.channel,
-                InboundMessage.provider_id == parsed.provider_id))
+                InboundMessage.provider_id == values["provider_id"]))
         if existing is None:
             raise
         return existing, False
     log.info("inbound %s stored from %s", inbound_id, parsed.channel)
     return inbound_id, True
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+ESCAPED_RAW = "schoolgate-escaped-json:"
+
+
+def storable(text: str) -> str:
+    """`text` as both databases store it: NUL removed, lone surrogates as U+FFFD."""
+    if not _UNSTORABLE.search(text):
+        return text
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+def escape_raw(raw: str) -> str:
+    """The raw payload as stored: as received, or, when it holds characters no database
+    stores, JSON-escaped behind the `ESCAPED_RAW` marker so nothing of it is lost."""
+    if not _UNSTORABLE.search(raw) and not raw.startswith(ESCAPED_RAW):
+        return raw
+    return ESCAPED_RAW + json.dumps(raw, ensure_ascii=True)
+
+
+def raw_of(stored: str) -> str:
+    """The raw payload exactly as received, from what `escape_raw` stored."""
+    if stored.startswith(ESCAPED_RAW):
+        value = json.loads(stored[len(ESCAPED_RAW):])
+        return value if isinstance(value, str) else stored
+    return stored
 
 
 def find_guardian(session: Session, channel: str, address: str) -> Guardian | None:
