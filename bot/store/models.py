@@ -347,6 +347,10 @@ class InboundMessage(Base):
     escalated_at: Mapped[datetime | None] = mapped_column()
     handled_at: Mapped[datetime | None] = mapped_column()
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    #: routings that raised; at MAX_ATTEMPTS (bot.inbound.routing) it waits for a person
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: why a person must look at it (no personal data: an error's type, a reason)
+    problem: Mapped[str | None] = mapped_column(String(200))
 
     guardian: Mapped[Guardian | None] = relationship()
     student: Mapped[Student | None] = relationship()
