@@ -76,6 +76,9 @@ class OutgoingMessage:
     unsubscribe_url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     attachments: tuple[tuple[str, str, bytes], ...] = ()
+    # Email: the random local part of this delivery's Message-ID, recorded by the caller so
+    # that a reply citing it can be matched (None: the adapter makes up a fresh random one).
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Email: SMTP out (aiosmtplib, pooled connections), inbound parsing with the standard library.
 
-Out: multipart text + HTML, a Message-ID derived from the idempotency key (so a resend
-is the same message to the recipient's client), a per-delivery reply address carrying
+Out: multipart text + HTML, the delivery's random Message-ID (recorded by the caller, so
+a resend is the same message to the recipient's client), a per-delivery reply address carrying
 the opaque thread token, and RFC 8058 one-click unsubscribe headers. In: RFC 5322 bytes
 become an InboundParsed; delivery status notifications are parsed by `parse_report`.
 
@@ -17,7 +17,7 @@ import contextlib
 import logging
 import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from typing import Any, ClassVar
 
@@ -33,9 +33,12 @@ from channels.base import (
 from channels.email_message import (
     build_email,
     domain_of,
+    header_safe,
     html_lang,
     message_id_for,
+    new_message_id,
     render_html,
+    safe_filename,
     text_direction,
 )
 from channels.email_parsing import (
@@ -171,9 +174,11 @@ class SmtpEmailChannel(Channel):
 
     # -- sending -----------------------------------------------------------------------
     async def _send(self, message: OutgoingMessage) -> DeliveryResult:
+        if not message.message_id:
+            message = replace(message, message_id=new_message_id())
         data = build_email(message, self.settings.from_address, self.reply_domain,
                            self.settings.reply_mailbox)
-        message_id = message_id_for(message.idempotency_key, self.reply_domain)
+        message_id = message_id_for(message, self.reply_domain)
         utf8 = not (message.address.isascii() and self.envelope_from.isascii())
         for attempt in (1, 2):
             conn = await self._connect_or_raise()
@@ -321,6 +326,6 @@ def _explain(exc: BaseException, where: str) -> str:
     return f"{where}: {type(exc).__name__}: {exc}"
 
 
-__all__ = ["BounceReport", "SmtpEmailChannel", "build_email", "html_lang", "html_to_text",
-           "message_id_for", "message_ids", "parse_inbound", "parse_report", "render_html",
-           "text_direction", "tls_context"]
+__all__ = ["BounceReport", "SmtpEmailChannel", "build_email", "header_safe", "html_lang",
+           "html_to_text", "message_id_for", "message_ids", "new_message_id", "parse_inbound",
+           "parse_report", "render_html", "safe_filename", "text_direction", "tls_context"]

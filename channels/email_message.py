@@ -1,9 +1,13 @@
 """Email message building: the RFC 5322 bytes for one OutgoingMessage.
 
 Multipart text + HTML (HTML with `lang` and `dir` set, right-to-left languages
-detected), a Message-ID derived from the idempotency key (so a resend is the same
-message to the recipient's client), a per-delivery reply address carrying the opaque
-thread token, and RFC 8058 one-click unsubscribe headers.
+detected), a random Message-ID (the delivery's own, recorded by the caller, so a resend
+is the same message to the recipient's client and a reply citing it can be matched; never
+a counter or anything derived from our ids), a per-delivery reply address carrying the
+opaque thread token, and RFC 8058 one-click unsubscribe headers.
+
+Every value that reaches a header or a file name passes `header_safe` first: a name with
+CR, LF or another control character can never start a header line of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
+import unicodedata
 from datetime import UTC, datetime
 from email import policy
 from email.header import Header
@@ -18,7 +23,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from html import escape
 
-from channels.base import OutgoingMessage
+from channels.base import OutgoingMessage, PermanentAddressError
 
 # Languages written right to left. babel answers for the locales it knows; this list covers
 # the rest and the scripts tags name explicitly. Kurdish: Sorani (ckb) is Arabic script;
@@ -103,9 +108,32 @@ def render_html(text: str, language: str, subject: str | None = None,
     )
 
 
-def message_id_for(idempotency_key: str, domain: str) -> str:
-    """The Message-ID (without angle brackets) for a delivery: deterministic per key."""
-    return f"{_ATOM.sub('-', idempotency_key)}@{domain}"
+def new_message_id() -> str:
+    """A random Message-ID local part (144 bits, dot-atom safe): nothing an outsider can guess."""
+    return secrets.token_urlsafe(18)
+
+
+def message_id_for(message: OutgoingMessage, domain: str) -> str:
+    """The Message-ID (without angle brackets) this message goes out with: the delivery's
+    recorded random id when it has one, else a fresh random one."""
+    local = _ATOM.sub("-", message.message_id or "") or new_message_id()
+    return f"{local}@{domain}"
+
+
+def header_safe(value: str) -> str:
+    """`value` fit for one header line: control characters (CR, LF, NUL, tab ...) and line or
+    paragraph separators become spaces, runs of spaces one space."""
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+                      for c in value or "")
+    return " ".join(cleaned.split())
+
+
+def safe_filename(name: str) -> str:
+    """An attachment or file name: header-safe, without directions (bidirectional
+    overrides), path separators or a leading dot."""
+    cleaned = "".join(c for c in header_safe(name) if unicodedata.category(c) != "Cf")
+    cleaned = re.sub(r"[/\\:]+", "_", cleaned).lstrip(". ")
+    return cleaned[:150] or "attachment"
 
 
 def domain_of(address: str | None) -> str:
@@ -127,13 +155,13 @@ def build_email(message: OutgoingMessage, from_address: str, reply_domain: str |
         ("To", _address_header(message.address)),
         ("Subject", _text_header(message.subject or "")),
         ("Date", format_datetime(datetime.now(UTC))),
-        ("Message-ID", f"<{message_id_for(message.idempotency_key, domain)}>"),
+        ("Message-ID", f"<{message_id_for(message, domain)}>"),
     ]
     if message.thread_token:
-        headers.append(("Reply-To", f"{reply_mailbox}+{message.thread_token}@{domain}"))
+        token = _ATOM.sub("", message.thread_token)
+        headers.append(("Reply-To", f"{reply_mailbox}+{token}@{domain}"))
     for name, value in message.headers.items():
-        if name.lower() not in _OWN_HEADERS and _HEADER_NAME.fullmatch(name) \
-                and "\n" not in value and "\r" not in value:
+        if name.lower() not in _OWN_HEADERS and _HEADER_NAME.fullmatch(name):
             headers.append((name, _text_header(value)))
     if message.unsubscribe_url:
         headers.append(("List-Unsubscribe", f"<{message.unsubscribe_url}>"))
@@ -157,17 +185,25 @@ _HEADER_NAME = re.compile(r"[!-9;-~]+")
 
 
 def _text_header(value: str) -> str:
-    """An unstructured header value: as is when plain ASCII, else RFC 2047 encoded."""
+    """An unstructured header value, made header-safe: as is when plain ASCII, else RFC
+    2047 encoded."""
+    value = header_safe(value)
     if value.isascii() and len(value) < 900:
         return value
     return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
 
 
 def _address_header(value: str) -> str:
-    """An address header; a non-ASCII display name is RFC 2047 encoded."""
+    """An address header; the display name made header-safe and, when not ASCII, RFC 2047
+    encoded. An address with spaces or control characters in it is refused for good."""
     name, addr = parseaddr(value)
+    if not addr or addr != "".join(addr.split()) or any(
+            unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value.split("<")[-1]):
+        raise PermanentAddressError("not a valid email address (empty, or it holds spaces "
+                                    "or control characters)")
+    name = header_safe(name)
     if not name:
-        return addr or value
+        return addr
     return formataddr((name, addr), charset="utf-8")
 
 
@@ -196,7 +232,8 @@ def _with_attachments(headers: list[tuple[str, str]], text: str, html: str,
     mail.add_alternative(html, subtype="html")
     for filename, mimetype, data in attachments:
         maintype, _, subtype = mimetype.partition("/")
-        mail.add_attachment(data, maintype=maintype or "application",
-                            subtype=subtype or "octet-stream", filename=filename)
+        mail.add_attachment(data, maintype=header_safe(maintype) or "application",
+                            subtype=header_safe(subtype) or "octet-stream",
+                            filename=safe_filename(filename))
     mail["Content-Language"] = dict(headers)["Content-Language"]
     return mail.as_bytes(policy=policy.SMTPUTF8)

@@ -1,8 +1,10 @@
 """The embedded default: every message becomes a readable file in a local folder.
 
 SMS and Telegram messages are JSON files, email is a real `.eml` file any mail
-program opens. Files are written atomically and named by idempotency key, so a
-restarted worker can tell what was already "sent" and never writes one twice.
+program opens, built by the same `build_email` as real mail (so its headers are as safe
+and its Message-ID is the delivery's own). Files are written atomically and named by
+idempotency key, so a restarted worker can tell what was already "sent" and never
+writes one twice.
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ import json
 import os
 import tempfile
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import ClassVar
 
 from channels.base import Channel, DeliveryOutcome, DeliveryResult, OutgoingMessage
+from channels.email_message import build_email
 
 
 class OutboxChannel(Channel):
@@ -53,23 +54,7 @@ class OutboxChannel(Channel):
 
     def _render(self, message: OutgoingMessage) -> bytes:
         if self.channel == "email":
-            mail = EmailMessage()
-            mail["From"] = self.from_address
-            mail["To"] = message.address
-            mail["Subject"] = message.subject or ""
-            mail["Date"] = format_datetime(datetime.now(UTC))
-            mail["Message-ID"] = make_msgid(domain="schoolgate.local")
-            mail["Content-Language"] = message.language
-            for key, value in message.headers.items():
-                mail[key] = value
-            mail.set_content(message.text)
-            if message.html:
-                mail.add_alternative(message.html, subtype="html")
-            for filename, mime, payload in message.attachments:
-                maintype, subtype = mime.split("/", 1)
-                mail.add_attachment(payload, maintype=maintype, subtype=subtype,
-                                    filename=filename)
-            return bytes(mail)
+            return build_email(message, self.from_address)
         record = {
             "channel": self.channel,
             "to": message.address,

@@ -21,13 +21,18 @@ class Claimed:
     attempts: int
     reply_token: str | None = None
     message_id: int | None = None
+    email_message_id: str | None = None
+    reply_headers: dict[str, str] | None = None
     attachments: tuple[tuple[str, str, bytes], ...] = ()
 
     def outgoing(self, public_url: str = "") -> OutgoingMessage:
-        """The channel-level message for this row (reply token and unsubscribe link included)."""
+        """The channel-level message for this row: reply token, unsubscribe link, the
+        delivery's own Message-ID and, for an answer to a family, its thread headers."""
         unsubscribe = f"{public_url.rstrip('/')}/unsubscribe/{self.reply_token}" \
             if public_url and self.reply_token else None
+        headers = {str(k): str(v) for k, v in (self.reply_headers or {}).items()}
         return OutgoingMessage(address=self.address, text=self.text, subject=self.subject,
                                language=self.language, idempotency_key=self.key,
                                thread_token=self.reply_token, unsubscribe_url=unsubscribe,
-                               attachments=self.attachments)
+                               attachments=self.attachments, headers=headers,
+                               message_id=self.email_message_id)

@@ -99,7 +99,7 @@ class Worker:
                     attempts=T.c.attempts + 1, updated_at=now)
             .returning(T.c.id, T.c.channel, T.c.address, T.c.rendered_text, T.c.subject,
                        T.c.language, T.c.idempotency_key, T.c.attempts, T.c.reply_token,
-                       T.c.message_id)
+                       T.c.message_id, T.c.email_message_id, T.c.reply_headers)
         )
         with self.factory() as session, session.begin():
             claimed = [Claimed(*row) for row in session.execute(stmt).all()]

@@ -37,6 +37,11 @@ def new_token() -> str:
     return secrets.token_urlsafe(12)
 
 
+def new_message_local() -> str:
+    """The random local part of an email Message-ID (144 bits)."""
+    return secrets.token_urlsafe(18)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores aware datetimes as UTC and always returns them aware (SQLite drops tzinfo)."""
 
@@ -307,6 +312,13 @@ class Delivery(Base):
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     reply_token: Mapped[str | None] = mapped_column(String(40), unique=True,
                                                     default=new_token)
+    # Email: the random local part of the Message-ID this delivery goes out with (a resend
+    # reuses it), so a reply or bounce citing it is matched; never a counter or an id of ours.
+    email_message_id: Mapped[str | None] = mapped_column(String(40), unique=True,
+                                                         default=new_message_local)
+    # Email: thread headers for an answer to a family (In-Reply-To, References and, for an
+    # automatic answer, Auto-Submitted), written when the answer is queued.
+    reply_headers: Mapped[dict[str, Any] | None] = mapped_column()
     claimed_by: Mapped[str | None] = mapped_column(String(120))
     claimed_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()

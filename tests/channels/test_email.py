@@ -82,14 +82,15 @@ def test_email_arrives_multipart_with_escaped_html_and_headers(smtp: SmtpStandIn
     channel = channel_for(smtp)
     result = asyncio.run(channel.send(message()))
     assert result.outcome is DeliveryOutcome.SENT
-    assert result.provider_id == "m1-g2-email-1@reply.school.test"
+    local, _, domain = (result.provider_id or "").partition("@")
+    assert domain == "reply.school.test" and len(local) >= 22 and "m1-g2" not in local
     assert smtp.logins == 1
     [received] = smtp.received
     assert received.rcpt_tos == ("parent@family.test",)
     assert received.mail_from == "office@school.test"
     mail = received.message
     assert mail.get_content_type() == "multipart/alternative"
-    assert mail["Message-ID"] == "<m1-g2-email-1@reply.school.test>"
+    assert mail["Message-ID"] == f"<{result.provider_id}>"
     assert mail["Reply-To"] == "replies+tok_AbC-123@reply.school.test"
     assert mail["List-Unsubscribe"] == f"<{PUBLIC_URL}/unsubscribe/tok_AbC-123>"
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -214,10 +215,13 @@ def test_worker_sends_good_news_by_email(ctx: Context, smtp: SmtpStandIn) -> Non
     assert mail["To"] == ids["email"]
     assert mail["Reply-To"] == f"replies+{ids['token']}@reply.school.test"
     assert mail["List-Unsubscribe"] == f"<{PUBLIC_URL}/unsubscribe/{ids['token']}>"
-    assert mail["Message-ID"] == f"<{ids['key']}@reply.school.test>"
     assert "&lt;today&gt; &amp; smiled" in mail.get_body(("html",)).get_content()
     with ctx.factory() as s:
-        assert s.get(Delivery, ids["delivery"]).provider_id == f"{ids['key']}@reply.school.test"
+        delivery = s.get(Delivery, ids["delivery"])
+        # the delivery's own random Message-ID, recorded before the send: nothing of our ids
+        assert delivery.email_message_id and ids["key"] not in delivery.email_message_id
+        assert mail["Message-ID"] == f"<{delivery.email_message_id}@reply.school.test>"
+        assert delivery.provider_id == f"{delivery.email_message_id}@reply.school.test"
 
 
 def test_smtp_550_moves_the_guardian_to_the_next_channel(ctx: Context,
@@ -287,3 +291,63 @@ def test_parse_inbound_reads_tokens_and_html_only_mail() -> None:
 def test_parse_report_ignores_ordinary_mail() -> None:
     assert parse_report(b"From: a@b.test\r\nTo: c@d.test\r\nSubject: hi\r\n\r\nhello\r\n") \
         is None
+
+
+# -- identifiers and headers that cannot be forged or injected ------------------------------
+def test_message_ids_are_random_and_a_resend_reuses_the_recorded_one(smtp: SmtpStandIn) -> None:
+    channel = channel_for(smtp)
+
+    async def run() -> list[str | None]:
+        fresh = [(await channel.send(message(idempotency_key=f"m{i}-g2-email-1"))).provider_id
+                 for i in range(3)]
+        recorded = [(await channel.send(message(message_id="Zq3-recorded_id"))).provider_id
+                    for _ in range(2)]
+        return fresh + recorded
+
+    ids = asyncio.run(run())
+    assert len(set(ids[:3])) == 3 and not any("g2" in (i or "") for i in ids[:3])
+    assert ids[3] == ids[4] == "Zq3-recorded_id@reply.school.test"
+
+
+INJECTED = "Amy\r\nBcc: victim@evil.example\r\nX-Injected: 1"
+
+
+def test_control_characters_never_make_a_header_line(smtp: SmtpStandIn) -> None:
+    channel = channel_for(smtp, from_address="Riverside\r\nX-Evil: 1 <office@school.test>")
+    result = asyncio.run(channel.send(message(
+        subject=f"Good news about {INJECTED}", address="parent@family.test",
+        headers={"X-Child": INJECTED, "In-Reply-To": "<a@b>\r\nX-Injected: 2"},
+        attachments=(("prep-{INJECTED}.txt".replace("{INJECTED}", INJECTED), "text/plain",
+                      b"questions"),))))
+    assert result.outcome is DeliveryOutcome.SENT
+    [received] = smtp.received
+    assert received.rcpt_tos == ("parent@family.test",)  # nobody else got a copy
+    mail = received.message
+    assert mail["Bcc"] is None and mail["X-Injected"] is None and mail["X-Evil"] is None
+    assert mail["Subject"] == "Good news about Amy Bcc: victim@evil.example X-Injected: 1"
+    assert mail["X-Child"] == "Amy Bcc: victim@evil.example X-Injected: 1"
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_filename() == "prep-Amy Bcc_ victim@evil.example X-Injected_ 1.txt"
+
+
+def test_an_address_with_control_characters_is_refused_with_a_reason(smtp: SmtpStandIn) -> None:
+    result = asyncio.run(channel_for(smtp).send(message(
+        address="parent@family.test\r\nBcc: victim@evil.example")))
+    assert result.outcome is DeliveryOutcome.PERMANENT
+    assert "not a valid email address" in (result.error or "")
+    assert smtp.received == []
+
+
+def test_outbox_mode_writes_the_injected_name_safely(tmp_path: Path) -> None:
+    from email import message_from_bytes, policy
+
+    from channels.outbox import OutboxChannel
+
+    outbox = OutboxChannel("email", tmp_path)
+    result = asyncio.run(outbox.send(message(subject=INJECTED, message_id="recordedLocal1")))
+    assert result.outcome is DeliveryOutcome.SENT  # it failed on every attempt before
+    mail = message_from_bytes(outbox.path_for("m1-g2-email-1").read_bytes(),
+                              policy=policy.default)
+    assert mail["Bcc"] is None and mail["X-Injected"] is None
+    assert mail["Subject"] == "Amy Bcc: victim@evil.example X-Injected: 1"
+    assert mail["Message-ID"] == "<recordedLocal1@localhost>"
