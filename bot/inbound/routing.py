@@ -14,7 +14,10 @@ One `Router` serves all of it:
   the web process routes each webhook's message after its response (`route`) and the loop
   routes the mail and finishes what was left.
 - Anything still 'received' after `settle_after` (a crash after the 2xx, a database blip,
-  a routing that raised) is finished by the same loop. Each channel has its own finishing
+  a routing that raised) is finished by the same loop. A message whose routing raised
+  rests, twice as long after each failure; after MAX_ATTEMPTS it leaves for the
+  unmatched queue with the reason (`problem`), so one that can never be routed neither
+  holds up the rest nor fills the log. Each channel has its own finishing
   path (`finish`), and every path is idempotent: a message no longer 'received' is left
   alone, so nothing is lost or done twice.
 
@@ -31,12 +34,14 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.inbound import inbox
 from bot.inbound.email_replies import route_stored
 from bot.inbound.telegram_updates import finish_stored
 from bot.store import reading
+from bot.store.audit import audit
 from bot.store.models import InboundMessage, InboundStatus, utcnow
 from channels.base import Channel
 
@@ -45,12 +50,16 @@ log = logging.getLogger(__name__)
 #: each routing is followed by a pause this many times as long while replies keep arriving
 YIELD_FACTOR = 4
 POLL_SECONDS = 0.25  # how soon a stored message is routed when nothing is waiting
-PAUSE_SECONDS = 0.002  # between routings: leaves SQLite's write lock to the webhooks
+PAUSE_SECONDS = 0.002  # the least pause while messages arrive: SQLite's write lock is theirs
 BATCH = 50
+ARRIVAL_CHECK = 0.05  # how often a busy router looks for newly stored messages
 #: a pushed message not routed yet is left to its push this long
 SETTLE_AFTER = timedelta(seconds=60)
 #: push mode: at most this many wait their turn; the rest are routed when it is quiet
 MAX_WAITING = 200
+#: a message whose routing raised this many times waits for a person (unmatched queue)
+MAX_ATTEMPTS = 5
+MAX_REST = 1800.0  # the longest rest between tries, seconds
 #: the channels whose webhooks push each new message to `route` in --one-process mode
 PUSHED_CHANNELS = ("sms", "telegram")
 
@@ -74,10 +83,12 @@ class Router:
         self.arrivals = 0  # messages seen arriving (pushed, or a newer id stored)
         self.waiting = 0  # pushed, waiting their turn
         self.left = False  # pushed while full: routed by the loop when it is quiet
-        self.failed: dict[int, float] = {}  # raised: when (monotonic); retried after settle_after
+        self.failed: dict[int, float] = {}  # raised: tried again after this (monotonic)
         self.routed = 0
         self._newest = 0
         self._next_stale = 0.0  # when to look for messages left 'received' too long
+        self._arrival_checked = 0.0  # when `_still_arriving` last looked (monotonic)
+        self._arriving = False
 
     # -- push: the web process routes each webhook's message after its response -------------
     async def route(self, inbound_id: int, channel: str = "sms", raw: str = "") -> bool:
@@ -133,7 +144,7 @@ class Router:
     def _waiting(self, every_channel: bool) -> list[tuple[int, str, str]]:
         clock = time.monotonic()
         wait = self.settle_after.total_seconds()
-        resting = {i for i, at in self.failed.items() if clock - at < wait}
+        resting = {i for i, until in self.failed.items() if clock < until}
         received = InboundMessage.status == InboundStatus.RECEIVED
         columns = (InboundMessage.id, InboundMessage.channel, InboundMessage.raw_payload)
         rows: list[tuple[int, str, str]] = []
@@ -168,27 +179,77 @@ class Router:
         started, arrivals = time.monotonic(), self.arrivals
         try:
             await finish(self.factory, self.channels, inbound_id, channel, raw)
-        except Exception as exc:  # stored already: safe, tried again after settle_after
-            # the type only: a database error's text carries the SQL parameters (bodies,
-            # numbers); the traceback goes to DEBUG
-            log.error("inbound %s stored but processing failed (%s)", inbound_id,
-                      type(exc).__name__)
-            log.debug("processing failure of inbound %s", inbound_id, exc_info=True)
-            self.failed[inbound_id] = time.monotonic()
+        except Exception as exc:  # stored already: safe, tried again after a rest
+            await self._failed(inbound_id, exc)
             return False
         self.routed += 1
         self.failed.pop(inbound_id, None)
-        pause = PAUSE_SECONDS
-        if self.arrivals != arrivals or await asyncio.to_thread(self._still_arriving):
-            pause = max(pause, YIELD_FACTOR * (time.monotonic() - started))
-        await asyncio.sleep(pause)
+        if self.arrivals != arrivals or await self._still_arriving():
+            await asyncio.sleep(max(PAUSE_SECONDS, YIELD_FACTOR * (time.monotonic() - started)))
+        else:
+            await asyncio.sleep(0)  # nothing is arriving: no pause, only a turn for the loop
         return True
 
-    def _still_arriving(self) -> bool:
+    async def _failed(self, inbound_id: int, exc: Exception) -> None:
+        """Rest a message whose routing raised, longer each time; after MAX_ATTEMPTS it
+        waits for a person in the unmatched queue, so a message that can never be
+        routed neither blocks the others nor fills the log."""
+        # the type only: a database error's text carries the SQL parameters (bodies,
+        # numbers); the traceback goes to DEBUG
+        log.debug("processing failure of inbound %s", inbound_id, exc_info=True)
+        attempts = 0
+        if not isinstance(exc, OperationalError):  # the database itself: not the message
+            try:
+                attempts = await asyncio.to_thread(record_failure, self.factory, inbound_id,
+                                                   type(exc).__name__)
+            except Exception as again:
+                log.warning("inbound %s: could not record the failure (%s)", inbound_id,
+                            type(again).__name__)
+        if attempts >= MAX_ATTEMPTS:
+            log.error("inbound %s could not be processed %d times (%s): it waits for a "
+                      "person in the unmatched queue", inbound_id, attempts,
+                      type(exc).__name__)
+            self.failed.pop(inbound_id, None)
+            return
+        log.warning("inbound %s stored but processing failed (%s); tried again later",
+                    inbound_id, type(exc).__name__)
+        self.failed[inbound_id] = time.monotonic() + self._rest(attempts)
+
+    def _rest(self, attempts: int) -> float:
+        """Seconds before the next try: settle_after, doubling with each failure."""
+        return min(MAX_REST, self.settle_after.total_seconds() * 2 ** max(0, attempts - 1))
+
+    async def _still_arriving(self) -> bool:
+        """Whether a message was stored since the last look; looked at most every
+        ARRIVAL_CHECK seconds (a query per routing cost a tenth of the routing's time)."""
+        clock = time.monotonic()
+        if clock - self._arrival_checked < ARRIVAL_CHECK:
+            return self._arriving
+        self._arrival_checked = clock
+        self._arriving = await asyncio.to_thread(self._newer_stored)
+        return self._arriving
+
+    def _newer_stored(self) -> bool:
         with reading(self.factory) as session:
             before = self.arrivals
             self._arrived(session)
             return self.arrivals != before
+
+
+def record_failure(factory: sessionmaker[Session], inbound_id: int, error: str) -> int:
+    """Count one failed routing of a stored message; the count so far. At MAX_ATTEMPTS
+    the message leaves 'received' for the unmatched queue, with the reason."""
+    with factory() as session, session.begin():
+        row = session.get(InboundMessage, inbound_id, with_for_update=True)
+        if row is None or row.status != InboundStatus.RECEIVED:
+            return 0
+        row.attempts = (row.attempts or 0) + 1
+        row.problem = f"could not be processed ({error}), {row.attempts} time(s)"
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = InboundStatus.UNMATCHED
+            audit(session, "system", "inbound_failed", "inbound", row.id, error=error,
+                  attempts=row.attempts)
+        return row.attempts
 
 
 async def finish(factory: sessionmaker[Session], channels: Mapping[str, Channel],

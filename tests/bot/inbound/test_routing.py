@@ -14,7 +14,7 @@ from bot.clock import RunningClock
 from bot.inbound import inbox
 from bot.inbound.routing import Router
 from bot.runtime.context import Context
-from bot.store.models import Delivery, InboundMessage, InboundStatus, utcnow
+from bot.store.models import AuditEntry, Delivery, InboundMessage, InboundStatus, utcnow
 from channels.sms import parse_inbound
 from tests import factories as f
 from tests.recording_channel import RecordingChannel
@@ -74,6 +74,51 @@ def test_a_routing_that_fails_is_tried_again_only_after_a_while(
     with ctx.factory() as s:
         assert s.get(InboundMessage, inbound_id).status == InboundStatus.ROUTED
         assert len(list(s.scalars(select(Delivery)))) == 1
+
+
+def test_a_message_that_can_never_be_routed_waits_for_a_person_and_holds_up_nothing(
+        ctx: Context, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    """Issue 14, finding 8: poisoned rows sat at the head of the sweep for good."""
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        f.guardian(s, school, f.student(s, school, f.staff(s, school)), phone="+447700900304")
+    poison = [inbox.store(ctx.factory, parse_inbound(
+        {"From": "+447700900304", "Body": f"Bad {n}", "MessageSid": f"SMpoison{n}"}))[0]
+        for n in range(3)]
+    genuine, _ = inbox.store(ctx.factory, parse_inbound(
+        {"From": "+447700900304", "Body": "See you on Friday", "MessageSid": "SMgood"}))
+    real = inbox.process
+
+    def buggy(factory: object, inbound_id: int, *args: object, **kwargs: object) -> object:
+        if inbound_id in poison:
+            raise KeyError("a bug that hits these messages every time")
+        return real(factory, inbound_id, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inbox, "process", buggy)
+    channels = {"sms": RecordingChannel("sms"), "email": RecordingChannel("email")}
+    router = Router(ctx.factory, channels, settle_after=timedelta(0))  # no rest: see it all
+    with caplog.at_level("WARNING", logger="bot.inbound.routing"):
+        passes = [asyncio.run(router.route_waiting()) for _ in range(8)]
+    assert passes[0] == 1 and sum(passes) == 1  # the genuine reply, on the first pass
+    with ctx.factory() as s:
+        assert s.get(InboundMessage, genuine).status == InboundStatus.ROUTED
+        rows = [s.get(InboundMessage, i) for i in poison]
+        assert [(r.status, r.attempts) for r in rows] == [(InboundStatus.UNMATCHED, 5)] * 3
+        assert all("KeyError" in (r.problem or "") for r in rows)
+        audited = s.scalars(select(AuditEntry.object_id).where(
+            AuditEntry.action == "inbound_failed")).all()
+        assert sorted(audited) == sorted(str(i) for i in poison)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 3  # one line each when it is handed to a person, not thousands
+    assert len(caplog.records) == 3 * 5  # four warnings and one error per message
+    assert not any("Bad" in r.getMessage() or "+4477" in r.getMessage()
+                   for r in caplog.records)  # no bodies or numbers in the log
+
+
+def test_a_failing_message_rests_longer_each_time(ctx: Context) -> None:
+    router = Router(ctx.factory, {}, settle_after=timedelta(seconds=60))
+    assert [router._rest(n) for n in (1, 2, 3, 4, 10)] == [60, 120, 240, 480, 1800]
 
 
 def test_replies_left_over_in_a_burst_are_routed_by_the_loop_when_no_more_arrive(

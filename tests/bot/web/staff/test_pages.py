@@ -173,3 +173,26 @@ def test_meeting_preview_saves_nothing_and_send_queues_it(ctx: Context,
     late = client.post(f"{meeting_url}/actions", data={
         "csrf_token": token, "description": "x", "owner": "family", "due": "2020-01-01"})
     assert late.status_code == 400 and "is in the past" in late.text
+
+
+def test_the_office_sees_why_a_message_waits_for_a_person(ctx: Context,
+                                                          client: TestClient) -> None:
+    """A message the routing loop gave up on is in the unmatched queue with its reason."""
+    from bot.inbound import inbox
+    from bot.inbound.routing import MAX_ATTEMPTS, record_failure
+    from channels.sms import parse_inbound
+
+    ids = _school(ctx)
+    inbound_id, _ = inbox.store(ctx.factory, parse_inbound(
+        {"From": "+447700900999", "Body": "Is the trip still on?", "MessageSid": "SMstuck"}))
+    for _ in range(MAX_ATTEMPTS):
+        record_failure(ctx.factory, inbound_id, "KeyError")
+    with ctx.factory() as s:
+        admin = s.get(Staff, ids["admin"])
+        assert admin is not None
+        email = admin.email
+    sign_in(client, email)
+    page = client.get("/inbox").text
+    unmatched = page[page.index('id="unmatched"'):]
+    assert "Is the trip still on?" in unmatched
+    assert "Could not be processed: could not be processed (KeyError), 5 time(s)" in unmatched
