@@ -1,10 +1,12 @@
 """Email in: store the raw mail first, then match it to its thread, route it, or apply a bounce.
 
-Matching, most certain first: the reply token in the address the family wrote to
-(replies+TOKEN@...), then the Message-IDs in References / In-Reply-To (ours are derived
-from the delivery's idempotency key), then the sender's address. Mail that matches no
-family goes to the unmatched queue, never away. Staff read the reply without the quoted
-thread and signature; the whole message stays in `raw_payload`.
+A mail is the family's only on evidence an outsider cannot forge, and all of it: it names
+a delivery of ours (the random reply token in the address the family wrote to,
+replies+TOKEN@..., or a random Message-ID of ours in In-Reply-To / References) AND it
+comes from an address on file for a guardian of that family (any guardian of the child
+the delivery was about). It is then credited to that guardian, who may be the second
+parent. Anything else goes to the unmatched queue for a person, never away. Staff read the
+reply without the quoted thread and signature; the whole message stays in `raw_payload`.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.inbound import inbox
 from bot.inbound.quoted import strip_quoted
 from bot.outbound.status import apply_status
 from bot.store.audit import audit
-from bot.store.models import Delivery, InboundMessage, InboundStatus
+from bot.store.models import Delivery, Guardian, InboundMessage, InboundStatus, StudentGuardian
 from channels.base import InboundParsed
 from channels.email import BounceReport, message_ids, parse_inbound, parse_report
 
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # -- matching ---------------------------------------------------------------------------
 def match_delivery(session: Session, parsed: InboundParsed) -> Delivery | None:
-    """The delivery this mail answers: by reply token, then by References / In-Reply-To."""
+    """The delivery this mail names: by reply token, then by References / In-Reply-To."""
     for token in parsed.extra.get("tokens") or ([parsed.thread_token] if parsed.thread_token
                                                 else []):
         found = session.scalar(select(Delivery).where(Delivery.reply_token == token))
@@ -43,19 +45,60 @@ def match_delivery(session: Session, parsed: InboundParsed) -> Delivery | None:
             return found
     ids = message_ids(str(parsed.extra.get("in_reply_to", ""))) + \
         list(reversed(message_ids(str(parsed.extra.get("references", "")))))
-    return _by_message_ids(session, ids)
+    return by_message_ids(session, ids)
 
 
-def _by_message_ids(session: Session, ids: Collection[str]) -> Delivery | None:
-    """Our Message-IDs are `<{idempotency key}@{domain}>`; the provider id is the same, bare."""
+def by_message_ids(session: Session, ids: Collection[str]) -> Delivery | None:
+    """The delivery one of these Message-IDs is ours for: only the random local part each
+    delivery recorded counts (never a counter, a database id or an idempotency key)."""
     for mid in ids:
-        key = mid.rpartition("@")[0]
-        found = session.scalar(select(Delivery).where(
-            Delivery.channel == "email",
-            or_(Delivery.provider_id == mid, Delivery.idempotency_key == key)).limit(1))
+        local = mid.rpartition("@")[0]
+        if not local:
+            continue
+        found = session.scalar(select(Delivery).where(Delivery.email_message_id == local))
         if found is not None:
             return found
     return None
+
+
+def family_guardians(session: Session, delivery: Delivery) -> list[Guardian]:
+    """The guardians a reply to `delivery` may come from: the delivery's own guardian and
+    every guardian of the child it was about (of the guardian's children, when it was about
+    none), the delivery's guardian first."""
+    students = [delivery.message.student_id] if delivery.message.student_id is not None else \
+        list(session.scalars(select(StudentGuardian.student_id).where(
+            StudentGuardian.guardian_id == delivery.guardian_id)))
+    others = list(session.scalars(
+        select(Guardian).where(Guardian.id.in_(
+            select(StudentGuardian.guardian_id).where(StudentGuardian.student_id.in_(students))),
+            Guardian.id != delivery.guardian_id).order_by(Guardian.id)))
+    return [delivery.guardian, *others]
+
+
+def sender_guardian(session: Session, delivery: Delivery, sender: str) -> Guardian | None:
+    """The guardian of the delivery's family this address is on file for, if any."""
+    address = (sender or "").strip().lower()
+    if not address:
+        return None
+    for guardian in family_guardians(session, delivery):
+        if guardian.school_id == delivery.guardian.school_id \
+                and (guardian.email or "").strip().lower() == address:
+            return guardian
+    return None
+
+
+def _attribution(factory: sessionmaker[Session], parsed: InboundParsed
+                 ) -> tuple[int | None, int | None, str]:
+    """(delivery id, guardian id, why): both set only when the mail names a delivery of ours
+    and comes from an address of that family; otherwise why it is not the family's."""
+    with factory() as session:
+        delivery = match_delivery(session, parsed)
+        if delivery is None:
+            return None, None, "names no message of ours"
+        guardian = sender_guardian(session, delivery, parsed.sender_address)
+        if guardian is None:
+            return delivery.id, None, "sender address not on file for the family"
+        return delivery.id, guardian.id, ""
 
 
 # -- the whole path ---------------------------------------------------------------------
@@ -91,15 +134,21 @@ def route_stored(factory: sessionmaker[Session], inbound_id: int, raw: bytes,
     report = _report(raw)
     if report is not None:
         return _handle_bounce(factory, inbound_id, report, available, now)
-    with factory() as session:
-        delivery = match_delivery(session, parsed)
-        delivery_id = delivery.id if delivery is not None else None
+    delivery_id, guardian_id, why = _attribution(factory, parsed)
     if parsed.extra.get("auto_reply"):
-        # Out-of-office and other automatic answers are kept with the family's record but not
-        # acknowledged: answering an autoresponder is how mail loops start (RFC 3834).
-        return _settle(factory, inbound_id, InboundStatus.HANDLED, delivery_id,
-                       "inbound_auto_reply", match_sender=parsed.sender_address)
-    return inbox.process(factory, inbound_id, available, now, delivery_id=delivery_id)
+        # Out-of-office and other automatic answers are kept (with the family's record when
+        # proven) but never acknowledged: answering an autoresponder starts mail loops (RFC 3834).
+        return _settle(factory, inbound_id, InboundStatus.HANDLED,
+                       delivery_id if guardian_id is not None else None, "inbound_auto_reply",
+                       guardian_id=guardian_id)
+    if guardian_id is None:
+        # Not proven to be the family's: a person looks at it; nobody is answered in the
+        # family's name and no guardian is credited.
+        log.info("email: inbound %s not attributed (%s): unmatched queue", inbound_id, why)
+        return _settle(factory, inbound_id, InboundStatus.UNMATCHED, None, "inbound_unmatched",
+                       reason=why, cites_delivery=delivery_id)
+    return inbox.process(factory, inbound_id, available, now, delivery_id=delivery_id,
+                         guardian_id=guardian_id)
 
 
 def handle_raw(factory: sessionmaker[Session], raw: bytes, available: Collection[str],
@@ -132,7 +181,7 @@ def _summary(report: BounceReport) -> str:
 def _handle_bounce(factory: sessionmaker[Session], inbound_id: int, report: BounceReport,
                    available: Collection[str], now: datetime | None) -> InboundMessage:
     with factory() as session:
-        delivery = _by_message_ids(session, report.original_message_ids)
+        delivery = by_message_ids(session, report.original_message_ids)
         target = (delivery.id, delivery.provider_id) if delivery is not None else None
         current = session.get(InboundMessage, inbound_id)
         if current is not None and current.status != InboundStatus.RECEIVED:
@@ -152,17 +201,17 @@ def _handle_bounce(factory: sessionmaker[Session], inbound_id: int, report: Boun
 
 
 def _settle(factory: sessionmaker[Session], inbound_id: int, status: InboundStatus,
-            delivery_id: int | None, action: str, match_sender: str | None = None,
+            delivery_id: int | None, action: str, guardian_id: int | None = None,
             **detail: object) -> InboundMessage:
-    """Record how an inbound mail ended up, with the family it belongs to when known."""
+    """Record how an inbound mail ended up, with the family it belongs to when proven."""
     with factory() as session, session.begin():
         inbound = session.get(InboundMessage, inbound_id, with_for_update=True)
         assert inbound is not None
         if inbound.status != InboundStatus.RECEIVED:
             return inbound
         delivery = session.get(Delivery, delivery_id) if delivery_id is not None else None
-        guardian = delivery.guardian if delivery is not None else (
-            inbox.find_guardian(session, "email", match_sender) if match_sender else None)
+        guardian = session.get(Guardian, guardian_id) if guardian_id is not None else (
+            delivery.guardian if delivery is not None else None)
         if guardian is not None:
             inbound.guardian_id = guardian.id
             inbound.language = guardian.language

@@ -125,11 +125,14 @@ def responsible_staff(student: Student | None) -> Staff | None:
 
 
 def process(factory: sessionmaker[Session], inbound_id: int, available: Collection[str],
-            now: datetime | None = None, delivery_id: int | None = None) -> InboundMessage:
+            now: datetime | None = None, delivery_id: int | None = None,
+            guardian_id: int | None = None) -> InboundMessage:
     """Identify the sender, route to a person and acknowledge, in one transaction.
 
     `delivery_id` names the delivery the message answers when the channel already matched
-    it (an email reply token): its guardian and child are used, whatever the sender address.
+    it (an email reply token or Message-ID of ours), and `guardian_id` the guardian of that
+    family the channel proved sent it (the second parent answering the first's message is
+    credited as themself): the delivery's child is used, the acknowledgement goes to them.
     """
     with factory() as session, session.begin():
         inbound = session.get(InboundMessage, inbound_id, with_for_update=True)
@@ -138,8 +141,12 @@ def process(factory: sessionmaker[Session], inbound_id: int, available: Collecti
         if inbound.status != InboundStatus.RECEIVED:
             return inbound
         replied = session.get(Delivery, delivery_id) if delivery_id is not None else None
-        guardian = replied.guardian if replied is not None else \
-            find_guardian(session, inbound.channel, inbound.sender_address)
+        if guardian_id is not None:
+            guardian = session.get(Guardian, guardian_id)
+        elif replied is not None:
+            guardian = replied.guardian
+        else:
+            guardian = find_guardian(session, inbound.channel, inbound.sender_address)
         if guardian is None:
             inbound.status = InboundStatus.UNMATCHED
             audit(session, "system", "inbound_unmatched", "inbound", inbound.id)

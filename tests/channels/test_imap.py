@@ -126,8 +126,8 @@ def test_reply_is_matched_by_token_stripped_kept_whole_and_routed(
         ctx: Context, smtp: SmtpStandIn, tmp_path: Path) -> None:
     ids = family(ctx)
     sent = send_all(ctx, smtp)
-    # From another address than the one on file: the token in the To address decides.
-    raw = reply_to(sent, sender="Amira <amira.work@elsewhere.test>", body=QUOTED_REPLY,
+    # The token in the To address names the delivery; the sender is on file for the family.
+    raw = reply_to(sent, sender=f"Amira <{ids['email'].upper()}>", body=QUOTED_REPLY,
                    references=False)
     imap = ImapStandIn(tmp_path)
     uid = imap.deliver(raw)
@@ -149,20 +149,32 @@ def test_reply_is_matched_by_token_stripped_kept_whole_and_routed(
 def test_reply_without_token_is_matched_by_references(ctx: Context, smtp: SmtpStandIn) -> None:
     ids = family(ctx)
     sent = send_all(ctx, smtp)
-    raw = reply_to(sent, sender="someone@elsewhere.test", to="office@school.test",
+    raw = reply_to(sent, sender=ids["email"], to="office@school.test",
                    body="Yes, we will come.")
     row = handle_raw(ctx.factory, raw, AVAILABLE)
     assert row.status == InboundStatus.ROUTED
     assert row.in_reply_to_id == ids["delivery"] and row.guardian_id == ids["guardian"]
 
 
-def test_mail_from_a_known_address_is_matched_by_sender(ctx: Context) -> None:
+def test_a_token_from_an_address_not_on_file_goes_to_a_person(ctx: Context,
+                                                              smtp: SmtpStandIn) -> None:
+    ids = family(ctx)
+    sent = send_all(ctx, smtp)
+    raw = reply_to(sent, sender="Amira <amira.work@elsewhere.test>", body=QUOTED_REPLY)
+    row = handle_raw(ctx.factory, raw, AVAILABLE)
+    assert row.status == InboundStatus.UNMATCHED and row.guardian_id is None
+    with ctx.factory() as s:  # nobody was answered in the family's name
+        assert [d.id for d in s.scalars(select(Delivery))] == [ids["delivery"]]
+
+
+def test_mail_from_a_known_address_alone_goes_to_a_person(ctx: Context) -> None:
+    """A From line is easy to forge: without a token or Message-ID of ours it proves nothing."""
     ids = family(ctx)
     raw = (f"From: {ids['email']}\r\nTo: office@school.test\r\nSubject: Sam\r\n"
            "Message-ID: <new-1@family.test>\r\n\r\nSam will be late tomorrow.\r\n").encode()
     row = handle_raw(ctx.factory, raw, AVAILABLE)
-    assert row.status == InboundStatus.ROUTED and row.guardian_id == ids["guardian"]
-    assert row.in_reply_to_id is None
+    assert row.status == InboundStatus.UNMATCHED and row.guardian_id is None
+    assert row.body == "Sam will be late tomorrow."  # kept whole for the office
 
 
 def test_unmatched_mail_lands_in_the_unmatched_queue(ctx: Context, tmp_path: Path) -> None:
@@ -278,8 +290,9 @@ def test_poller_picks_up_new_mail(ctx: Context, tmp_path: Path, idle: bool) -> N
         task = asyncio.create_task(running.run(stop))
         await _until(lambda: bool(imap.protocols) and imap.protocols[-1].state in (
             "IDLE" if idle else "SELECTED",))
-        imap.deliver((f"From: {ids['email']}\r\nTo: office@school.test\r\nSubject: x\r\n"
-                      "Message-ID: <live@family.test>\r\n\r\nSee you at 3.\r\n").encode())
+        imap.deliver((f"From: {ids['email']}\r\nTo: replies+{ids['token']}@reply.school.test"
+                      "\r\nSubject: x\r\nMessage-ID: <live@family.test>\r\n\r\n"
+                      "See you at 3.\r\n").encode())
         await _until(lambda: running.handled == 1)
         stop.set()
         await asyncio.wait_for(task, timeout=20)
@@ -296,8 +309,8 @@ def test_the_mailbox_poller_stores_and_the_routing_loop_routes(
     ids = family(ctx)
     imap = ImapStandIn(tmp_path, idle=False)
     settings = ImapSettings(_env_file=None, **imap.settings(poll_seconds=0.05))
-    mail = (f"From: {ids['email']}\r\nTo: office@school.test\r\nSubject: x\r\n"
-            "Message-ID: <loop@family.test>\r\n\r\nSee you at 3.\r\n").encode()
+    mail = (f"From: {ids['email']}\r\nTo: replies+{ids['token']}@reply.school.test\r\n"
+            "Subject: x\r\nMessage-ID: <loop@family.test>\r\n\r\nSee you at 3.\r\n").encode()
     seen: list[str] = []
 
     async def scenario() -> None:

@@ -83,8 +83,9 @@ def find_invitation(session: Session, inbound: InboundMessage, guardian: Guardia
     """
     if inbound.in_reply_to_id is not None:
         replied = session.get(Delivery, inbound.in_reply_to_id)
-        if replied is not None and replied.message.kind == MessageKind.INVITATION \
-                and replied.guardian_id == guardian.id:
+        # The inbox sets in_reply_to only on proof the sender is of this family: the second
+        # parent answering the invitation sent to the first answers it for themself.
+        if replied is not None and replied.message.kind == MessageKind.INVITATION:
             return replied.message, _answered(session, guardian, [replied.message_id])
     stmt = (
         select(Message).join(Delivery, Delivery.message_id == Message.id)
