@@ -59,6 +59,30 @@ def db_upgrade() -> None:
     out.print(f"database is up to date ({ctx.engine.url.render_as_string(hide_password=True)})")
 
 
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema version the database is at, and the newest this version knows."""
+    from bot.store.migrate import current, head
+
+    ctx = Context(get_settings())  # looks only: never migrates
+    at, newest = current(ctx.engine), head()
+    out.print(f"database: {at or 'empty (no schema yet)'}; schoolgate expects: {newest}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Exit 0 if the schema is up to date, 1 (saying what to run) if it is not."""
+    from bot.store.migrate import current, head
+
+    ctx = Context(get_settings())  # looks only: never migrates
+    at, newest = current(ctx.engine), head()
+    if at != newest:
+        raise SchoolgateError(f"the database is at {at or 'no schema'}, schoolgate expects "
+                              f"{newest}: run `schoolgate db upgrade` (back it up first: "
+                              "`schoolgate backup FILE`)")
+    out.print(f"database is up to date ({newest})")
+
+
 # -- roster ----------------------------------------------------------------------------
 @app.command("import-roster")
 def import_roster_cmd(
