@@ -45,7 +45,19 @@ _PHONE_LENGTH_REASONS = {
 }
 
 
-@dataclass
+# Every column the import reads; a control character in any of them refuses the row. None
+# is a multi-line field, so a line break is never allowed (names and addresses end up in
+# email headers, SMS and file names, where a line break or NUL changes their meaning).
+READ_COLUMNS = ("student_id", "student_first_name", "student_last_name", "class",
+                "key_worker_name", "key_worker_email", "key_worker_role", "guardian_id",
+                "guardian_first_name", "guardian_last_name", "relationship", "language",
+                "phone", "email", "preferred_channels", "may_contact")
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+UNSAFE_REASON = "contains a line break or control character"
+
+
+@dataclass(slots=True)
 class RowError:
     """One problem in the file: spreadsheet row number (header is row 1), column, reason."""
 
@@ -55,6 +67,18 @@ class RowError:
 
 
 # -- checking values -------------------------------------------------------------------
+def unsafe_character(value: str) -> str | None:
+    """Why a cell cannot be stored as it is (a line break, NUL or other control), or None."""
+    found = _UNSAFE.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    if char in _LINE_BREAKS:
+        return f"{UNSAFE_REASON} (a line break); retype the value on one line"
+    what = {"\t": "a tab", "\x00": "a NUL byte"}.get(char, "an invisible character")
+    return f"{UNSAFE_REASON} ({what}, U+{ord(char):04X}); retype the value"
+
+
 @lru_cache(maxsize=4096)
 def normalise_phone(raw: str, region: str) -> str:
     """A phone number in E.164, read as a national number of `region` unless it has +."""
@@ -132,10 +156,16 @@ def parse_row(number: int, cells: dict[str, str], region: str, default_language:
            ) -> tuple[RosterRow | None, list[RowError], list[RowError]]:
     """Check one row; returns the parsed row (None when bad), its errors and warnings."""
     errors: list[RowError] = []
+    refused: set[str] = set()
 
     def bad(column: str, reason: str) -> None:
-        errors.append(RowError(number, column, reason))
+        if column not in refused:  # the first reason for a column is the one to fix
+            refused.add(column)
+            errors.append(RowError(number, column, reason))
 
+    for column in READ_COLUMNS:
+        if (why := unsafe_character(cells.get(column, ""))) is not None:
+            bad(column, why)
     for column in ("student_id", "student_first_name", "guardian_id", "guardian_first_name"):
         if not cells[column]:
             bad(column, "missing")
@@ -153,13 +183,13 @@ def parse_row(number: int, cells: dict[str, str], region: str, default_language:
         ("key_worker_email", normalise_email), ("language", normalise_language),
         ("preferred_channels", _channels)]
     for column, check in checks:
-        if cells[column]:
+        if cells[column] and column not in refused:
             try:
                 checked[column] = check(cells[column])
             except ValueError as exc:
                 bad(column, str(exc))
     answer = cells["may_contact"].lower()
-    if answer not in _YES | _NO:
+    if answer not in _YES | _NO and "may_contact" not in refused:
         bad("may_contact", "must be yes or no")
     may_contact = answer in _YES
     if may_contact and not cells["preferred_channels"]:

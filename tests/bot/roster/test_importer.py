@@ -358,3 +358,63 @@ def test_school_languages_gain_every_language_seen(ctx: Context, tmp_path: Path)
                                                   _row(2, language="pt-br")]))
     with ctx.factory() as s:
         assert s.scalars(select(School)).one().languages == ["pt_BR", "ur"]
+
+
+# -- control characters (issue 14, findings 3 and 14) ----------------------------------
+def test_header_injection_through_a_name_is_refused_and_the_rest_imports(
+        ctx: Context, tmp_path: Path) -> None:
+    injected = "Amy\r\nBcc: victim@evil.example\r\nX-Injected: 1"
+    path = _write(tmp_path / "roster.csv", [_row(1), _row(2, student_first_name=injected),
+                                            _row(3)])
+    report = _import(ctx, path)
+    assert [(e.row, e.column) for e in report.errors] == [(3, "student_first_name")]
+    assert report.errors[0].reason.startswith("contains a line break or control character")
+    assert report.created_students == 2
+    with ctx.factory() as s:
+        assert s.scalars(select(Student.ref).order_by(Student.ref)).all() == ["S1", "S3"]
+        assert s.scalars(select(Guardian.ref).order_by(Guardian.ref)).all() == ["G1", "G3"]
+
+
+@pytest.mark.parametrize("column", [
+    "student_id", "student_first_name", "student_last_name", "class", "key_worker_name",
+    "key_worker_email", "guardian_id", "guardian_first_name", "guardian_last_name",
+    "relationship", "language", "phone", "email", "preferred_channels", "may_contact"])
+@pytest.mark.parametrize("char", ["\n", "\r", "\x00", "\x1b", "\t", "\x85", "\u2028"])
+def test_every_read_column_refuses_control_characters(
+        sqlite_ctx: Context, tmp_path: Path, column: str, char: str) -> None:
+    value = _row(1)[column]
+    path = _write(tmp_path / "r.csv", [_row(1, **{column: value[:1] + char + value[1:]}),
+                                       _row(2)])
+    report = _import(sqlite_ctx, path)
+    assert [(e.row, e.column) for e in report.errors] == [(2, column)]
+    assert "line break or control character" in report.errors[0].reason
+    assert report.created_guardians == 1
+
+
+def test_nul_byte_is_refused_with_the_same_clear_reason_on_every_database(
+        ctx: Context, tmp_path: Path) -> None:
+    path = tmp_path / "roster.csv"
+    _write(path, [_row(1), _row(2, guardian_last_name="Do\x00e"), _row(3)])
+    report = _import(ctx, path)
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [
+        (3, "guardian_last_name",
+         "contains a line break or control character (a NUL byte, U+0000); retype the value")]
+    assert report.created_guardians == 2 and _guardian(ctx, "G2") is None
+
+
+def test_a_multi_line_cell_in_a_column_we_do_not_read_is_ignored(
+        sqlite_ctx: Context, tmp_path: Path) -> None:
+    columns = (*REQUIRED_COLUMNS, "notes")
+    path = _write(tmp_path / "r.csv", [{**_row(1), "notes": "allergic to nuts\nasks for"}],
+                  columns=columns)
+    report = _import(sqlite_ctx, path)
+    assert report.errors == [] and report.created_guardians == 1
+
+
+def test_spaces_and_line_ends_around_a_value_are_trimmed_not_refused(
+        sqlite_ctx: Context, tmp_path: Path) -> None:
+    path = _write(tmp_path / "r.csv", [_row(1, guardian_first_name="Parent1\r\n")])
+    report = _import(sqlite_ctx, path)
+    assert report.errors == []
+    guardian = _guardian(sqlite_ctx, "G1")
+    assert guardian is not None and guardian.first_name == "Parent1"
