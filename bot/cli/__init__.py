@@ -646,6 +646,7 @@ def main() -> None:
         sys.exit(1)
 
 
+import bot.cli.backup  # noqa: E402  (backup, restore)
 import bot.cli.cadence  # noqa: E402  (scheduler, cadence, holidays, concern)
 import bot.cli.follow_up  # noqa: E402  (tasks, notify, escalate, nudge, ladder)
 import bot.cli.journeys  # noqa: E402  (reminders, check-ins)
