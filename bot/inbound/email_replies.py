@@ -16,7 +16,7 @@ import hashlib
 import logging
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +25,14 @@ from bot.inbound import inbox
 from bot.inbound.quoted import strip_quoted
 from bot.outbound.status import apply_status
 from bot.store.audit import audit
-from bot.store.models import Delivery, Guardian, InboundMessage, InboundStatus, StudentGuardian
+from bot.store.models import (
+    Delivery,
+    Guardian,
+    InboundMessage,
+    InboundStatus,
+    StudentGuardian,
+    utcnow,
+)
 from channels.base import InboundParsed
 from channels.email import BounceReport, message_ids, parse_inbound, parse_report
 
@@ -178,10 +185,47 @@ def _summary(report: BounceReport) -> str:
         (f"\n{report.diagnostic}" if report.diagnostic else "")
 
 
+BOUNCE_MAX_AGE = timedelta(days=30)
+
+
+def related_domains(a: str, b: str) -> bool:
+    """Whether two mail domains are the same or one is a subdomain of the other."""
+    a, b = a.lower().strip("."), b.lower().strip(".")
+    return bool(a and b) and (a == b or a.endswith("." + b) or b.endswith("." + a))
+
+
+def bounce_doubt(report: BounceReport, delivery: Delivery, our_domain: str,
+                 now: datetime) -> str | None:
+    """Why a bounce cannot be trusted for `delivery`, or None when it can.
+
+    It must name the delivery's own address as the recipient (Final-Recipient or
+    Original-Recipient), be about a delivery sent within BOUNCE_MAX_AGE, and, when it is
+    a plain mailer-daemon text rather than an RFC 3464 report, come from our own mail
+    domain or the recipient's (a MAILER-DAEMON of any other domain is anyone at all)."""
+    address = (delivery.address or "").strip().lower()
+    if address not in report.recipients:
+        return "the report names another recipient than the delivery's address"
+    sent = delivery.sent_at or delivery.created_at
+    if sent is not None and now - sent > BOUNCE_MAX_AGE:
+        return "the report is about a delivery older than 30 days"
+    if not report.structured:
+        reporter = report.reporter.rpartition("@")[2]
+        if not any(related_domains(reporter, d)
+                   for d in (our_domain, address.rpartition("@")[2])):
+            return "a plain bounce from a mail domain that is neither ours nor the recipient's"
+    return None
+
+
 def _handle_bounce(factory: sessionmaker[Session], inbound_id: int, report: BounceReport,
                    available: Collection[str], now: datetime | None) -> InboundMessage:
+    moment = now or utcnow()
     with factory() as session:
         delivery = by_message_ids(session, report.original_message_ids)
+        doubt = None
+        if delivery is not None:
+            ours = next((m.rpartition("@")[2] for m in report.original_message_ids
+                         if m.rpartition("@")[0] == delivery.email_message_id), "")
+            doubt = bounce_doubt(report, delivery, ours, moment)
         target = (delivery.id, delivery.provider_id) if delivery is not None else None
         current = session.get(InboundMessage, inbound_id)
         if current is not None and current.status != InboundStatus.RECEIVED:
@@ -190,6 +234,12 @@ def _handle_bounce(factory: sessionmaker[Session], inbound_id: int, report: Boun
         log.info("email: delivery report for an unknown message: unmatched queue")
         return _settle(factory, inbound_id, InboundStatus.UNMATCHED, None, "inbound_unmatched")
     delivery_id, provider_id = target
+    if doubt is not None:
+        # Not applied: the address stays as it is; a person can look at the report.
+        log.info("email: delivery report for delivery %s not trusted (%s): unmatched queue",
+                 delivery_id, doubt)
+        return _settle(factory, inbound_id, InboundStatus.UNMATCHED, None, "inbound_unmatched",
+                       reason=doubt, cites_delivery=delivery_id)
     if report.failed and provider_id:
         outcome = apply_status(factory, "email", provider_id, "failed", available,
                                error=f"bounced: {report.status or ''} {report.diagnostic}"
