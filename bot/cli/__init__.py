@@ -283,8 +283,11 @@ def worker_cmd(
 
 @app.command("serve")
 def serve_cmd(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(envvar="SCHOOLGATE_HOST",
+                                      help="Address to listen on (0.0.0.0 in a container).")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="SCHOOLGATE_PORT", help="Port to listen on.")]
+    = 8000,
     workers: Annotated[bool, typer.Option(
         help="Run the background work (sending, reply routing, scheduler, mail and "
              "Telegram polling); --no-workers when `schoolgate background` runs "
@@ -302,8 +305,21 @@ def serve_cmd(
 
     ctx = context()
     mode: Workers = "none" if not workers else "inline" if one_process else "process"
+    out.print(serving_line(ctx, host, port, mode), highlight=False)
     uvicorn.run(build_server_app(ctx, workers=mode), host=host, port=port,
                 log_level="warning")
+
+
+def serving_line(ctx: Context, host: str, port: int, mode: str) -> str:
+    """The one line `serve` prints at start-up: where, which channels, where the work runs."""
+    channels = ", ".join(
+        f"{name} ({'outbox folder' if type(ch).__name__.startswith('Outbox') else 'provider'})"
+        for name, ch in sorted(ctx.channels.items())) or "none"
+    work = {"process": "in a companion process", "inline": "in this process",
+            "none": "elsewhere (schoolgate background)"}[mode]
+    return (f"schoolgate serving on http://{host}:{port} "
+            f"(database {ctx.engine.dialect.name}; channels: {channels}; "
+            f"background work {work})")
 
 
 @app.command("background")
