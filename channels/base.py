@@ -13,6 +13,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,11 @@ class TransientError(ChannelError):
         self.retry_after = retry_after
 
 
+class UncertainError(TransientError):
+    """The provider may have taken the message (no answer after the request went out):
+    ask it before sending again (`Channel.find_sent`), never resend blind."""
+
+
 class PermanentAddressError(ChannelError):
     """This address will never work on this channel: stop, and try the guardian's next channel."""
 
@@ -44,6 +50,7 @@ class DeliveryOutcome(enum.StrEnum):
     SENT = "sent"
     TRANSIENT = "transient"
     PERMANENT = "permanent"
+    UNCERTAIN = "uncertain"  # it may have gone: settle it by asking, never resend blind
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +146,9 @@ class Channel(ABC):
             await self.limiter.wait()
             try:
                 result = await self._send(message)
+            except UncertainError as exc:
+                log.info("%s send unsettled (%s)", self.name, message.idempotency_key)
+                return DeliveryResult(DeliveryOutcome.UNCERTAIN, error=str(exc))
             except TransientError as exc:
                 # Provider errors can quote the address: the text goes to the database only.
                 log.info("%s send deferred (%s)", self.name, message.idempotency_key)
@@ -161,6 +171,14 @@ class Channel(ABC):
     async def was_sent(self, idempotency_key: str) -> str | None:
         """The provider id of an earlier send with this key, if the provider can tell us."""
         raise NotImplementedError(f"{self.name} cannot look up earlier sends")
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime,
+                        exclude: frozenset[str] = frozenset()) -> str | None:
+        """The provider id of this message if the provider took it at or after `since` (ids
+        in `exclude` belong to other rows), None if it provably did not; raises
+        TransientError when the provider cannot say now. Only called when `can_check_sent`;
+        by default it asks `was_sent` by key."""
+        return await self.was_sent(message.idempotency_key)
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
         """Release connections; called once when a worker stops."""

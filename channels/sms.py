@@ -10,6 +10,7 @@ Error texts are our own words and codes, never Twilio's message (which quotes nu
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import threading
@@ -17,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, ClassVar, Protocol
 
@@ -30,6 +32,7 @@ from channels.base import (
     OutgoingMessage,
     PermanentAddressError,
     TransientError,
+    UncertainError,
 )
 from channels.segments import segments
 
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 logging.getLogger(f"{__name__}.http").setLevel(logging.WARNING)
 
 STATUS_PATH = "/webhooks/twilio/status"
+# How far before an attempt a found message may be dated (our clock against Twilio's).
+LOOKUP_SKEW_SECONDS = 60.0
 INBOUND_PATH = "/webhooks/twilio/sms"
 
 # Codes that mean "this number will never get messages from us": stop and use another channel.
@@ -80,15 +85,33 @@ class TwilioConfig(Protocol):
         ...
 
 
-def parse_inbound(form: Mapping[str, str]) -> InboundParsed:
-    """An inbound Twilio webhook form (From, Body, MessageSid ...) as an InboundParsed."""
+def parse_inbound(form: Mapping[str, str], request_token: str | None = None) -> InboundParsed:
+    """An inbound Twilio webhook form (From, Body, MessageSid ...) as an InboundParsed.
+
+    The provider id is what recognises Twilio retrying the same webhook: the MessageSid.
+    A signed form without one still gets a stable id, `form:` + a hash of what Twilio
+    signed (every field, sorted) and of Twilio's own per-request idempotency token when it
+    sent one (`I-Twilio-Idempotency-Token`, the same on each retry): a retry is the same
+    form, so it is stored once, while two different texts never share an id.
+    """
+    sid = form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid")
     return InboundParsed(
         channel="sms",
         sender_address=form.get("From", "").strip(),
         text=form.get("Body", ""),
         raw=json.dumps(dict(form), ensure_ascii=False, sort_keys=True),
-        provider_id=form.get("MessageSid") or form.get("SmsSid"),
+        provider_id=sid or form_key(form, request_token),
     )
+
+
+def form_key(form: Mapping[str, str], request_token: str | None = None) -> str:
+    """A stable id for a webhook form that carries no MessageSid (see parse_inbound)."""
+    digest = hashlib.sha256()
+    for name, value in sorted(form.items()):
+        digest.update(json.dumps([name, value], ensure_ascii=False).encode("utf-8", "replace"))
+    if request_token:
+        digest.update(b"\0token\0" + request_token.encode("utf-8", "replace"))
+    return "form:" + digest.hexdigest()[:40]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +151,23 @@ def verify_signature(auth_token: str, url: str, params: Mapping[str, str],
     from twilio.request_validator import RequestValidator
 
     return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
+
+
+def not_written(exc: BaseException) -> bool:
+    """True when a request failed before anything reached Twilio (refused, no such host)."""
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    todo, seen = [exc], set()
+    while todo:
+        cur = todo.pop()
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, (NewConnectionError, NameResolutionError)):
+            return True
+        todo.extend(e for e in (*cur.args, getattr(cur, "reason", None), cur.__cause__,
+                                cur.__context__) if isinstance(e, BaseException))
+    return False
 
 
 def _int_or_none(value: object) -> int | None:
@@ -231,6 +271,7 @@ class TwilioSmsChannel(Channel):
     max_length: ClassVar[int | None] = 1600  # Twilio's limit for one message body
     rate_per_second: ClassVar[float | None] = 10.0
     max_in_flight: ClassVar[int] = 8
+    can_check_sent: ClassVar[bool] = True  # Twilio's Messages list settles a lost answer
 
     def __init__(self, settings: TwilioConfig, public_url: str = "",
                  timeout: float = 10.0) -> None:
@@ -274,13 +315,67 @@ class TwilioSmsChannel(Channel):
         except (TwilioRestException, TwilioServiceException) as exc:
             code = _int_or_none(exc.code)
             raise map_twilio_error(int(exc.status), code, self._http.last_headers()) from exc
+        except http_errors.ConnectTimeout as exc:  # nothing was written: not taken
+            raise TransientError(f"cannot reach the twilio api within {self.timeout:g}s") \
+                from exc
         except http_errors.Timeout as exc:
-            raise TransientError(f"twilio did not answer within {self.timeout:g}s") from exc
+            # The request went out and no answer came: Twilio may have created the message
+            # (an answer later than our timeout). Ask before sending again (find_sent).
+            raise UncertainError(f"twilio did not answer within {self.timeout:g}s; "
+                                 "asking twilio before sending again") from exc
         except http_errors.RequestException as exc:
-            raise TransientError(f"cannot reach the twilio api ({type(exc).__name__})") from exc
+            if not_written(exc):
+                raise TransientError(
+                    f"cannot reach the twilio api ({type(exc).__name__})") from exc
+            raise UncertainError(f"the connection to twilio broke before its answer "
+                                 f"({type(exc).__name__}); asking twilio before sending "
+                                 "again") from exc
         if not created.sid:
-            raise TransientError("twilio accepted the request but returned no message sid")
+            raise UncertainError("twilio answered without a message sid; asking twilio "
+                                 "before sending again")
         return str(created.sid)
+
+    # -- settling an unknown outcome --------------------------------------------------------
+    async def find_sent(self, message: OutgoingMessage, since: datetime,
+                        exclude: frozenset[str] = frozenset()) -> str | None:
+        """The SID of a message Twilio created for this one at or after `since`, None when
+        Twilio's list proves there is none; TransientError when Twilio cannot say now.
+
+        Twilio's Messages list is filtered by To, From (or the messaging service) and
+        DateSent on or after the attempt's day; a message matches when its body is ours and
+        it was created no earlier than the attempt (less a minute for clock skew). SIDs in
+        `exclude` are other deliveries' (the same text to the same number, sent for real).
+        """
+        return await asyncio.to_thread(self._find, message, since, exclude)
+
+    def _find(self, message: OutgoingMessage, since: datetime,
+              exclude: frozenset[str]) -> str | None:
+        from requests import exceptions as http_errors
+        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+
+        earliest = since - timedelta(seconds=LOOKUP_SKEW_SECONDS)
+        params: dict[str, Any] = {"to": message.address, "date_sent_after": earliest,
+                                  "page_size": 100}
+        if self.settings.from_number and not self.settings.messaging_service_sid:
+            params["from_"] = self.settings.from_number
+        try:
+            found = self.client.messages.list(**params)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise TransientError(f"twilio could not list messages (HTTP {exc.status})") \
+                from exc
+        except http_errors.RequestException as exc:
+            raise TransientError(f"twilio could not list messages ({type(exc).__name__})") \
+                from exc
+        service = self.settings.messaging_service_sid
+        for m in sorted(found, key=lambda m: (m.date_created or earliest, m.sid or "")):
+            if not m.sid or m.sid in exclude or m.body != message.text:
+                continue
+            if service and m.messaging_service_sid not in (None, service):
+                continue
+            if m.date_created is not None and m.date_created < earliest:
+                continue
+            return str(m.sid)
+        return None
 
     # -- start-up check ----------------------------------------------------------------------
     async def check(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from channels.base import OutgoingMessage
 
@@ -24,6 +25,8 @@ class Claimed:
     email_message_id: str | None = None
     reply_headers: dict[str, str] | None = None
     attachments: tuple[tuple[str, str, bytes], ...] = ()
+    # set when an earlier hand-over of this row has no known outcome: ask before sending
+    handed_at: datetime | None = None
 
     def outgoing(self, public_url: str = "") -> OutgoingMessage:
         """The channel-level message for this row: reply token, unsubscribe link, the

@@ -321,6 +321,10 @@ class Delivery(Base):
     reply_headers: Mapped[dict[str, Any] | None] = mapped_column()
     claimed_by: Mapped[str | None] = mapped_column(String(120))
     claimed_at: Mapped[datetime | None] = mapped_column()
+    # When this row's own provider call last started (written just before the call). None
+    # on a 'sending' row: claimed, never handed over, safe to release. Set on a 'queued' row:
+    # the last hand-over's outcome is unknown, so the provider is asked before sending again.
+    handed_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

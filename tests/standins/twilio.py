@@ -2,8 +2,11 @@
 
 A real HTTP server on 127.0.0.1, spoken to by the real `twilio` client. It checks basic
 auth, answers with Twilio-shaped JSON, records every request, and injects faults on
-demand (HTTP 5xx, slow answers, 429 with Retry-After, Twilio error codes). It also signs
-webhooks the way Twilio does, with the twilio library's own RequestValidator.
+demand (HTTP 5xx, slow answers, 429 with Retry-After, Twilio error codes, and a message
+created whose answer comes later than the client waits). It lists messages the way
+Twilio's API does (GET .../Messages.json filtered by To, From and DateSent, paged), so a
+lost answer can be settled by asking. It also signs webhooks the way Twilio does, with
+the twilio library's own RequestValidator.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
 
@@ -44,6 +47,7 @@ class Fault:
     retry_after: float | None = None
     delay: float = 0.0
     message: str = "Internal error"
+    creates: bool = False  # the message is created before the (slow) answer
 
     @classmethod
     def http(cls, status: int = 500) -> Fault:
@@ -54,6 +58,12 @@ class Fault:
     def slow(cls, seconds: float) -> Fault:
         """Hold the request this long, then answer 504; the message is never created."""
         return cls(status=504, code=None, delay=seconds, message="Gateway timeout")
+
+    @classmethod
+    def late_answer(cls, seconds: float) -> Fault:
+        """Create the message at once but answer only after this long (201 then): a client
+        with a shorter timeout gives up although the message exists (issue 14, finding 6)."""
+        return cls(status=201, code=None, delay=seconds, message="", creates=True)
 
     @classmethod
     def rate_limited(cls, retry_after: float) -> Fault:
@@ -91,6 +101,7 @@ class TwilioStandin:
 
     def __post_init__(self) -> None:
         self._faults: deque[Fault] = deque()
+        self._lookup_faults: deque[Fault] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -139,9 +150,18 @@ class TwilioStandin:
         with self._lock:
             self._faults.extend(faults)
 
+    def fail_lookups(self, *faults: Fault) -> None:
+        """Answer the next Messages list requests (GET) with these faults, in order."""
+        with self._lock:
+            self._lookup_faults.extend(faults)
+
     def _next_fault(self) -> Fault | None:
         with self._lock:
             return self._faults.popleft() if self._faults else None
+
+    def _next_lookup_fault(self) -> Fault | None:
+        with self._lock:
+            return self._lookup_faults.popleft() if self._lookup_faults else None
 
     # -- what happened -----------------------------------------------------------------------
     def sent_to(self, number: str) -> list[dict[str, Any]]:
@@ -150,9 +170,16 @@ class TwilioStandin:
             return [m for m in self.messages if m["to"] == number]
 
     def message_requests(self) -> list[Recorded]:
-        """Every request to the Messages endpoint, in order."""
+        """Every request that asked to create a message (POST Messages.json), in order."""
         with self._lock:
-            return [r for r in self.requests if r.path.endswith("/Messages.json")]
+            return [r for r in self.requests
+                    if r.method == "POST" and r.path.endswith("/Messages.json")]
+
+    def list_requests(self) -> list[Recorded]:
+        """Every Messages list request (GET Messages.json), in order, `form` = its query."""
+        with self._lock:
+            return [r for r in self.requests
+                    if r.method == "GET" and r.path.endswith("/Messages.json")]
 
     # -- webhooks ----------------------------------------------------------------------------
     def sign(self, url: str, params: Mapping[str, str]) -> str:
@@ -183,7 +210,8 @@ class TwilioStandin:
 
     # -- request handling (server threads) -------------------------------------------------
     def _handle(self, method: str, path: str, form: dict[str, str],
-                auth_header: str | None) -> tuple[int, dict[str, str], dict[str, Any]]:
+                auth_header: str | None, query: dict[str, str] | None = None,
+                ) -> tuple[int, dict[str, str], dict[str, Any]]:
         record = Recorded(method, path, form, self._auth_ok(auth_header),
                           received_at=time.time())
         with self._lock:
@@ -194,12 +222,21 @@ class TwilioStandin:
         if method == "GET" and path == _ACCOUNT.format(sid=self.account_sid):
             record.outcome = "account"
             return 200, {}, self._account_json()
+        if method == "GET" and path == _MESSAGES.format(sid=self.account_sid):
+            return self._list(record, query)
         if method != "POST" or path != _MESSAGES.format(sid=self.account_sid):
             record.outcome = "404"
             return 404, {}, _error(20404, 404, "The requested resource was not found")
         if self.latency:
             self._stopping.wait(self.latency)
         fault = self._next_fault()
+        if fault is not None and fault.creates:
+            created = self._message_json(form)
+            with self._lock:
+                self.messages.append(created)
+            self._stopping.wait(fault.delay)
+            record.outcome = f"late {created['sid']}"
+            return 201, {}, created
         if fault is not None:
             if fault.delay:
                 self._stopping.wait(fault.delay)
@@ -218,6 +255,51 @@ class TwilioStandin:
             self.messages.append(created)
         record.outcome = created["sid"]
         return 201, {}, created
+
+    def _list(self, record: Recorded, query: dict[str, str] | None
+              ) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """GET Messages.json: newest first, filtered by To, From and DateSent (Twilio
+        compares the GMT date only: `DateSent>=YYYY-MM-DD`, sent as the key `DateSent>`),
+        paged with PageSize / Page / PageToken and `next_page_uri`."""
+        q = dict(query or {})
+        record.form = q
+        if self.latency:
+            self._stopping.wait(self.latency)
+        fault = self._next_lookup_fault()
+        if fault is not None:
+            if fault.delay:
+                self._stopping.wait(fault.delay)
+            record.outcome = f"list fault {fault.code or fault.status}"
+            return fault.status, {}, _error(fault.code or fault.status, fault.status,
+                                            fault.message)
+        with self._lock:
+            found = list(reversed(self.messages))
+        if q.get("To"):
+            found = [m for m in found if m["to"] == q["To"]]
+        if q.get("From"):
+            found = [m for m in found if m["from"] == q["From"]]
+        for key, keep in (("DateSent>", lambda d, v: d >= v), ("DateSent<", lambda d, v: d <= v),
+                          ("DateSent", lambda d, v: d == v)):
+            if q.get(key):
+                day = q[key].lstrip("=")[:10]
+                found = [m for m in found if m["date_sent"] and
+                         keep(_gmt_day(m["date_sent"]), day)]
+        size = max(1, min(int(q.get("PageSize") or 50), 1000))
+        page = int(q.get("Page") or 0)
+        chunk = found[page * size:(page + 1) * size]
+        base = _MESSAGES.format(sid=self.account_sid)
+        keep_q = {k: v for k, v in q.items() if k not in ("Page", "PageToken")}
+
+        def uri(n: int) -> str:
+            return base + "?" + urlencode({**keep_q, "PageSize": size, "Page": n,
+                                            "PageToken": f"PA{n}"})
+        more = (page + 1) * size < len(found)
+        record.outcome = f"list {len(chunk)}"
+        return 200, {}, {"messages": chunk, "end": page * size + len(chunk) - 1,
+                         "first_page_uri": uri(0), "next_page_uri": uri(page + 1) if more
+                         else None, "page": page, "page_size": size,
+                         "previous_page_uri": uri(page - 1) if page else None,
+                         "start": page * size, "uri": uri(page)}
 
     def _auth_ok(self, header: str | None) -> bool:
         if not header or not header.startswith("Basic "):
@@ -240,7 +322,7 @@ class TwilioStandin:
         sid = _sid("SM")
         return {
             "account_sid": self.account_sid, "api_version": "2010-04-01",
-            "body": form["Body"], "date_created": now, "date_updated": now, "date_sent": None,
+            "body": form["Body"], "date_created": now, "date_updated": now, "date_sent": now,
             "direction": "outbound-api", "error_code": None, "error_message": None,
             "from": form.get("From"), "messaging_service_sid": form.get("MessagingServiceSid"),
             "num_media": "0", "num_segments": str(segments(form["Body"])), "price": None,
@@ -250,6 +332,10 @@ class TwilioStandin:
                                           f"{sid}/Media.json"},
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
+
+
+def _gmt_day(rfc2822: str) -> str:
+    return parsedate_to_datetime(rfc2822).astimezone(UTC).strftime("%Y-%m-%d")
 
 
 def _sid(prefix: str) -> str:
@@ -274,9 +360,11 @@ def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
             self._answer("POST", dict(parse_qsl(body, keep_blank_values=True)))
 
         def _answer(self, method: str, form: dict[str, str]) -> None:
-            path = urlsplit(self.path).path
-            status, headers, payload = standin._handle(method, path, form,
-                                                       self.headers.get("Authorization"))
+            parts = urlsplit(self.path)
+            query = dict(parse_qsl(parts.query, keep_blank_values=True))
+            status, headers, payload = standin._handle(method, parts.path, form,
+                                                       self.headers.get("Authorization"),
+                                                       query)
             data = json.dumps(payload).encode()
             try:
                 self.send_response(status)

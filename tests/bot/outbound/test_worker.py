@@ -118,9 +118,14 @@ def test_transient_failures_give_up_after_max_attempts_then_fall_back(ctx: Conte
         assert "gave up after 3 attempts" in (first.last_error or "")
 
 
-def _leave_in_sending(ctx: Context, worker_id: str) -> None:
-    """Claim rows as a worker that then 'dies' (its id names a process that is gone)."""
-    Worker(ctx.factory, {"sms": RecordingChannel("sms")}, worker_id=worker_id).claim()
+def _leave_in_sending(ctx: Context, worker_id: str, handed: bool = True) -> list[int]:
+    """Claim rows as a worker that then 'dies' (its id names a process that is gone),
+    after marking their provider calls started (`handed`) or before."""
+    dead = Worker(ctx.factory, {"sms": RecordingChannel("sms")}, worker_id=worker_id)
+    ids = [c.id for c in dead.claim()]
+    if handed:
+        assert dead.hand_over(ids) == set(ids)
+    return ids
 
 
 def test_crashed_row_is_marked_sent_when_provider_confirms_it_went(ctx: Context) -> None:
@@ -135,7 +140,7 @@ def test_crashed_row_is_marked_sent_when_provider_confirms_it_went(ctx: Context)
                                  "en", first.idempotency_key, 1).outgoing()))
     worker = Worker(ctx.factory, {"sms": sms}, WorkerPolicy(stale_sending_seconds=0))
     counts = asyncio.run(worker.recover())
-    assert counts == {"sent": 1, "requeued": 1, "needs_review": 0}
+    assert counts == {"sent": 1, "requeued": 1, "needs_review": 0, "released": 0}
     asyncio.run(worker.run(until_empty=True))
     assert sorted(m.idempotency_key for m in sms.sent) == sorted(
         {m.idempotency_key for m in sms.sent})
@@ -163,4 +168,5 @@ def test_fresh_sending_row_of_live_remote_worker_is_left_alone(ctx: Context) -> 
     _setup(ctx)
     _leave_in_sending(ctx, "some-other-host:1:abc")
     worker = Worker(ctx.factory, {"sms": RecordingChannel("sms")})
-    assert asyncio.run(worker.recover()) == {"sent": 0, "requeued": 0, "needs_review": 0}
+    assert asyncio.run(worker.recover()) == {"sent": 0, "requeued": 0, "needs_review": 0,
+                                             "released": 0}

@@ -112,23 +112,26 @@ def test_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
         db_url: str, journal: Path, checkable: bool) -> None:
     keys = seed_outbox(db_url, 400)
     flag = "--checkable" if checkable else "--blind"
-    # Batches of 20; after 50 accepted sends the channel hangs, so the third batch is in
-    # flight (10 of its rows accepted, 10 not) when the process is killed.
+    # After 50 accepted sends the channel hangs: the calls then in flight never end, and
+    # the rows claimed behind them wait for a lane, when the process is killed.
     first = _start(db_url, journal, flag, "--latency", "0.005", "--batch-size", "20",
                    "--stall-after", "50")
     _go([first])
     _wait_until(lambda: len(read_journal(journal)) >= 50, first)
+    _wait_until(lambda: len(_handed_in_sending(db_url)) >= 8, first)  # every lane stuck
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=DEADLINE_SECONDS)  # reap it, so its pid is really gone
     assert first.returncode == -signal.SIGKILL
 
     before = _rows(db_url)
     sending = {k for k, (status, _) in before.items() if status == DeliveryStatus.SENDING}
+    handed = _handed_in_sending(db_url)
     accepted = {k for k, _ in read_journal(journal)}
-    assert sending, "the worker was to be killed in the middle of a batch"
     claimers = {tuple((before[k][1] or "").split(":")[:2]) for k in sending}
     assert claimers == {(socket.gethostname(), str(first.pid))}
-    assert 0 < len(sending & accepted) < len(sending)
+    unstarted = sending - handed
+    assert handed and unstarted, "killed with calls in flight and rows waiting behind them"
+    assert not unstarted & accepted  # a row is marked before its call, never after
 
     second = _start(db_url, journal, flag, "--batch-size", "20")
     _go([second])
@@ -139,14 +142,27 @@ def test_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
     assert max(per_key.values()) == 1  # nothing the channel accepted went again
     after = {k: status for k, (status, _) in _rows(db_url).items()}
     if checkable:
-        assert summary["recovered"] == {"sent": len(sending & accepted),
-                                        "requeued": len(sending - accepted),
-                                        "needs_review": 0}
+        assert summary["recovered"] == {"sent": len(handed & accepted),
+                                        "requeued": len(handed - accepted),
+                                        "released": len(unstarted), "needs_review": 0}
         assert set(per_key) == set(keys)
         assert set(after.values()) == {DeliveryStatus.SENT}
     else:
-        assert summary["recovered"] == {"sent": 0, "requeued": 0,
-                                        "needs_review": len(sending)}
-        assert set(per_key) == set(keys) - (sending - accepted)
-        assert {k for k, s in after.items() if s == DeliveryStatus.NEEDS_REVIEW} == sending
-        assert {k for k, s in after.items() if s == DeliveryStatus.SENT} == set(keys) - sending
+        # only the rows whose calls had started go to a person; the rest simply go
+        assert summary["recovered"] == {"sent": 0, "requeued": 0, "released": len(unstarted),
+                                        "needs_review": len(handed)}
+        assert len(handed) <= 8  # at most one lane's worth per kill
+        assert set(per_key) == set(keys) - (handed - accepted)
+        assert {k for k, s in after.items() if s == DeliveryStatus.NEEDS_REVIEW} == handed
+        assert {k for k, s in after.items() if s == DeliveryStatus.SENT} == set(keys) - handed
+
+
+def _handed_in_sending(db_url: str) -> set[str]:
+    """Keys of rows in 'sending' whose provider call was marked started."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return set(conn.scalars(select(Delivery.idempotency_key).where(
+                Delivery.status == DeliveryStatus.SENDING, Delivery.handed_at.is_not(None))))
+    finally:
+        engine.dispose()
