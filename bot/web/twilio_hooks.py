@@ -73,7 +73,9 @@ async def inbound_sms(request: Request) -> Response:
     if form is None:
         return Response("forbidden", status_code=403, media_type="text/plain")
     ctx: Context = request.app.state.ctx
-    parsed = parse_inbound(form)
+    # Twilio's own per-request id, the same on each retry: with a form that has no
+    # MessageSid it still tells two different texts apart (see parse_inbound).
+    parsed = parse_inbound(form, request.headers.get("I-Twilio-Idempotency-Token"))
     try:
         inbound_id, is_new = await run_in_threadpool(inbox.store, ctx.factory, parsed)
     except Exception as exc:  # the database is down: make Twilio retry rather than lose it

@@ -271,3 +271,106 @@ def test_check_says_when_the_api_cannot_be_reached() -> None:
                           from_number=FROM_NUMBER, api_base_url=f"http://127.0.0.1:{port}")
     with pytest.raises(ChannelConfigurationError, match="cannot reach"):
         asyncio.run(TwilioSmsChannel(dead).check())
+
+
+# -- an answer that never came (issue 14, finding 6) --------------------------------------
+def _retry_for(ctx: Context, twilio: TwilioStandin, minutes: int = 90) -> None:
+    """Run the worker again every 2 minutes of the row's clock for `minutes` (later each
+    time), as a long-running worker would."""
+    for m in range(2, minutes + 1, 2):
+        asyncio.run(_worker(ctx, twilio, later=timedelta(minutes=m), timeout=0.3).run_batch())
+
+
+def test_answer_later_than_the_client_timeout_sends_one_sms_and_keeps_its_sid(
+        sms_ctx: Context, twilio: TwilioStandin) -> None:
+    _queue(sms_ctx)
+    # Twilio creates the message at once but answers only after 2 s; the client waits 0.3 s
+    # (the same as the 10 s default against a slower answer, without a 10 s wait).
+    twilio.fail_next(*[Fault.late_answer(2.0)] * 6)
+    asyncio.run(_worker(sms_ctx, twilio, timeout=0.3).run_batch())
+    assert [d.status for d in _deliveries(sms_ctx)] == [DeliveryStatus.QUEUED]
+    _retry_for(sms_ctx, twilio)
+    assert len(twilio.sent_to(PHONE)) == 1  # one SMS on the parent's phone, not six
+    [row] = _deliveries(sms_ctx)
+    [message] = twilio.messages
+    assert row.status == DeliveryStatus.SENT and row.provider_id == message["sid"]
+    assert len(twilio.message_requests()) == 1  # never created again
+    [lookup] = twilio.list_requests()
+    assert lookup.form["To"] == PHONE and lookup.form["From"] == FROM_NUMBER
+    assert lookup.form["DateSent>"]  # on or after the attempt
+    with sms_ctx.factory() as s:
+        assert s.scalars(select(GuardianChannel)).all() == []  # the family is reachable
+
+
+def test_timeout_when_twilio_has_no_such_message_is_sent_again_once(
+        sms_ctx: Context, twilio: TwilioStandin) -> None:
+    _queue(sms_ctx)
+    twilio.fail_next(Fault.slow(2.0))  # held, then 504: nothing was created
+    asyncio.run(_worker(sms_ctx, twilio, timeout=0.3).run_batch())
+    assert twilio.messages == []
+    _retry_for(sms_ctx, twilio)
+    [row] = _deliveries(sms_ctx)
+    [message] = twilio.messages
+    assert row.status == DeliveryStatus.SENT and row.provider_id == message["sid"]
+    assert len(twilio.list_requests()) == 1 and len(twilio.message_requests()) == 2
+
+
+def test_when_twilio_cannot_say_the_row_goes_to_a_person_never_resent_blind(
+        sms_ctx: Context, twilio: TwilioStandin) -> None:
+    _queue(sms_ctx)
+    twilio.fail_next(Fault.slow(2.0))
+    twilio.fail_lookups(*[Fault.http(500)] * 20)
+    asyncio.run(_worker(sms_ctx, twilio, timeout=0.3).run_batch())
+    for hours in range(1, 12):
+        asyncio.run(_worker(sms_ctx, twilio, later=timedelta(hours=hours)).run_batch())
+    [row] = _deliveries(sms_ctx)
+    assert row.status == DeliveryStatus.NEEDS_REVIEW
+    assert "a person should check" in (row.last_error or "")
+    assert len(twilio.message_requests()) == 1  # the one attempt; no blind resend
+    assert len(twilio.list_requests()) >= 2
+
+
+def test_crash_recovery_asks_twilio_about_rows_whose_call_had_started(
+        sms_ctx: Context, twilio: TwilioStandin) -> None:
+    for _ in range(3):
+        _queue(sms_ctx)
+    dead = Worker(sms_ctx.factory, {"sms": sms_ctx.channels["sms"]},
+                  worker_id="gone-host:1:abc")
+    rows = dead.claim()
+    handed = dead.hand_over([r.id for r in rows[:2]])  # the third was never handed over
+    # the dead worker's first call reached Twilio before it died; the second did not
+    asyncio.run(TwilioSmsChannel(twilio_settings(twilio)).send(rows[0].outgoing()))
+    worker = _worker(sms_ctx, twilio)
+    worker.policy = WorkerPolicy(stale_sending_seconds=0)
+    counts = asyncio.run(worker.recover())
+    assert handed == {rows[0].id, rows[1].id}
+    assert counts == {"sent": 1, "requeued": 1, "released": 1, "needs_review": 0}
+    asyncio.run(worker.run(until_empty=True))
+    assert [d.status for d in _deliveries(sms_ctx)] == [DeliveryStatus.SENT] * 3
+    assert len(twilio.messages) == 3  # one each, none twice
+    assert _deliveries(sms_ctx)[0].provider_id == twilio.messages[0]["sid"]
+
+
+def test_the_same_text_sent_for_another_row_is_not_taken_for_this_one(
+        sms_ctx: Context, twilio: TwilioStandin) -> None:
+    channel = TwilioSmsChannel(twilio_settings(twilio))
+    message = OutgoingMessage(PHONE, "Thank you, we have your message.", "k-1")
+    since = utcnow()
+    other = asyncio.run(channel.send(message))
+    assert other.provider_id is not None
+    assert asyncio.run(channel.find_sent(message, since)) == other.provider_id
+    assert asyncio.run(channel.find_sent(message, since, frozenset({other.provider_id}))) \
+        is None
+    assert asyncio.run(channel.find_sent(
+        OutgoingMessage("+447700900999", message.text, "k-2"), since)) is None
+
+
+def test_twilio_list_pages_are_followed(twilio: TwilioStandin) -> None:
+    channel = TwilioSmsChannel(twilio_settings(twilio))
+    since = utcnow()
+    first = asyncio.run(channel.send(OutgoingMessage(PHONE, "The one we look for", "k")))
+    for i in range(120):  # newer messages to the same number push ours to the second page
+        asyncio.run(channel.send(OutgoingMessage(PHONE, f"Other {i}", f"k{i}")))
+    assert asyncio.run(channel.find_sent(
+        OutgoingMessage(PHONE, "The one we look for", "k"), since)) == first.provider_id
+    assert len(twilio.list_requests()) == 2

@@ -155,6 +155,35 @@ def test_repeated_webhook_is_stored_once(sms_ctx: Context, client: TestClient,
     assert _count(sms_ctx, Delivery) == 1  # one acknowledgement
 
 
+def test_signed_form_without_message_sid_is_stored_once_however_often_it_comes(
+        sms_ctx: Context, client: TestClient, twilio: TwilioStandin) -> None:
+    """Issue 14, finding 13: a validly signed form without MessageSid, sent three times."""
+    _family(sms_ctx)
+    form = {k: v for k, v in twilio.inbound_form(PHONE, "1").items()
+            if k not in ("MessageSid", "SmsMessageSid", "SmsSid")}
+    for _ in range(3):
+        assert _post(client, twilio, INBOUND, form).status_code == 200
+    assert _count(sms_ctx, InboundMessage) == 1
+    assert _count(sms_ctx, Delivery) == 1  # one acknowledgement, one routing
+    # a different text from the same family without a sid is a new message
+    other = {**form, "Body": "2"}
+    assert _post(client, twilio, INBOUND, other).status_code == 200
+    assert _count(sms_ctx, InboundMessage) == 2
+
+
+def test_twilio_request_token_tells_identical_texts_without_sid_apart(
+        sms_ctx: Context, client: TestClient, twilio: TwilioStandin) -> None:
+    _family(sms_ctx)
+    form = {k: v for k, v in twilio.inbound_form(PHONE, "Thank you").items()
+            if k not in ("MessageSid", "SmsMessageSid", "SmsSid")}
+    for token, times in (("t-1", 2), ("t-2", 2)):  # two messages, each retried once
+        headers = {**twilio.webhook_headers(PUBLIC + INBOUND, form),
+                   "I-Twilio-Idempotency-Token": token}
+        for _ in range(times):
+            assert client.post(INBOUND, data=form, headers=headers).status_code == 200
+    assert _count(sms_ctx, InboundMessage) == 2
+
+
 def test_storage_failure_answers_503_then_twilio_retry_is_stored(
         db_url: str, tmp_path: Path, sms_ctx: Context, client: TestClient,
         twilio: TwilioStandin) -> None:
