@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.inbound import inbox
 from bot.inbound.quoted import strip_quoted
+from bot.inbound.raw_text import ESCAPED_RAW, raw_of
 from bot.outbound.status import apply_status
 from bot.store.audit import audit
 from bot.store.models import (
@@ -167,9 +168,9 @@ def handle_raw(factory: sessionmaker[Session], raw: bytes, available: Collection
 
 def _as_received(raw: bytes) -> bytes:
     """The mail as received, from a stored payload that the store step had to escape."""
-    if not raw.startswith(inbox.ESCAPED_RAW.encode()):
+    if not raw.startswith(ESCAPED_RAW.encode()):
         return raw
-    return inbox.raw_of(raw.decode("utf-8", errors="replace")).encode("utf-8", errors="replace")
+    return raw_of(raw.decode("utf-8", errors="replace")).encode("utf-8", errors="replace")
 
 
 def _report(raw: bytes) -> BounceReport | None:

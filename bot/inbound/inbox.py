@@ -9,11 +9,9 @@ One message walked through this code, file by file: docs/receiving-a-reply.md.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from babel.dates import format_datetime
 from sqlalchemy import func, insert, select
@@ -21,7 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.inbound.call_requests import is_call_request
+from bot.inbound.email_threads import thread_answer
 from bot.inbound.keywords import handle_keyword
+from bot.inbound.raw_text import escape_raw, storable
 from bot.inbound.reply_handlers import claim_reply
 from bot.inbound.reply_language import detect_reply_language, reply_candidates
 from bot.inbound.which_child import attach, choice_of, choices_text, guess_child, open_question
@@ -38,6 +38,7 @@ from bot.store.models import (
     School,
     Staff,
     Student,
+    StudentGuardian,
     utcnow,
 )
 from channels.base import InboundParsed
@@ -76,33 +77,6 @@ def store(factory: sessionmaker[Session], parsed: InboundParsed,
         return existing, False
     log.info("inbound %s stored from %s", inbound_id, parsed.channel)
     return inbound_id, True
-
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-ESCAPED_RAW = "schoolgate-escaped-json:"
-
-
-def storable(text: str) -> str:
-    """`text` as both databases store it: NUL removed, lone surrogates as U+FFFD."""
-    if not _UNSTORABLE.search(text):
-        return text
-    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
-
-
-def escape_raw(raw: str) -> str:
-    """The raw payload as stored: as received, or, when it holds characters no database
-    stores, JSON-escaped behind the `ESCAPED_RAW` marker so nothing of it is lost."""
-    if not _UNSTORABLE.search(raw) and not raw.startswith(ESCAPED_RAW):
-        return raw
-    return ESCAPED_RAW + json.dumps(raw, ensure_ascii=True)
-
-
-def raw_of(stored: str) -> str:
-    """The raw payload exactly as received, from what `escape_raw` stored."""
-    if stored.startswith(ESCAPED_RAW):
-        value = json.loads(stored[len(ESCAPED_RAW):])
-        return value if isinstance(value, str) else stored
-    return stored
 
 
 def find_guardian(session: Session, channel: str, address: str) -> Guardian | None:
@@ -229,16 +203,45 @@ def _answer_which_child(session: Session, inbound: InboundMessage, guardian: Gua
     return True
 
 
+# At most this many automatic answers per family per hour: an autoresponder that slips past
+# every header check (or a parent's mailbox rule) cannot start a loop of them.
+ACK_LIMIT = 3
+ACK_WINDOW = timedelta(hours=1)
+
+
+def recent_acknowledgements(session: Session, guardian: Guardian, since: datetime) -> int:
+    """How many automatic answers the guardian's family (everyone sharing a child with
+    them) was sent since `since`."""
+    children = select(StudentGuardian.student_id).where(
+        StudentGuardian.guardian_id == guardian.id)
+    family = select(StudentGuardian.guardian_id).where(StudentGuardian.student_id.in_(children))
+    rows = session.execute(
+        select(Message.id, Message.details).join(Delivery, Delivery.message_id == Message.id)
+        .where(Message.kind == MessageKind.SYSTEM, Message.created_at >= since,
+               (Delivery.guardian_id == guardian.id) | Delivery.guardian_id.in_(family))).all()
+    return len({mid for mid, details in rows if "acknowledges" in (details or {})})
+
+
 def _send(session: Session, inbound: InboundMessage, guardian: Guardian,
           student: Student | None, text: str, language: str, available: Collection[str],
           now: datetime | None, **details: object) -> None:
+    """Queue one automatic answer to the family, in their thread, within the family's limit."""
+    moment = now or utcnow()
+    if recent_acknowledgements(session, guardian, moment - ACK_WINDOW) >= ACK_LIMIT:
+        # Still stored and routed to a person; only the automatic answer is left out.
+        audit(session, "system", "acknowledgement_limited", "inbound", inbound.id,
+              guardian_id=guardian.id, limit=ACK_LIMIT, window_minutes=60)
+        log.info("inbound %s: family over %d automatic answers an hour, none sent",
+                 inbound.id, ACK_LIMIT)
+        return
     ack = Message(school_id=guardian.school_id, kind=MessageKind.SYSTEM,
                   student_id=student.id if student else None, source_text=text,
-                  source_language=language,
+                  source_language=language, created_at=moment,
                   details={"acknowledges": inbound.id, **details})
     session.add(ack)
-    dispatch(session, ack, available, guardians=[guardian], prefer=inbound.channel,
-             not_before=now)
+    deliveries = dispatch(session, ack, available, guardians=[guardian],
+                          prefer=inbound.channel, not_before=now)
+    thread_answer(inbound, deliveries, automatic=True)
 
 
 def _confirm_call(session: Session, inbound: InboundMessage, guardian: Guardian,

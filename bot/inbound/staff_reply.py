@@ -14,6 +14,7 @@ from collections.abc import Collection
 from sqlalchemy.orm import Session
 
 from bot.errors import InvalidInputError, NotFoundError
+from bot.inbound.email_threads import thread_answer
 from bot.outbound.dispatch import choose_channel, dispatch
 from bot.store.audit import audit
 from bot.store.models import (
@@ -67,6 +68,7 @@ def reply_to_inbound(session: Session, inbound_id: int, staff: Staff, text: str,
     session.add(message)
     deliveries = dispatch(session, message, available, guardians=[guardian],
                           prefer=inbound.channel)
+    thread_answer(inbound, deliveries, automatic=False)  # in the parent's thread, "Re: ..."
     inbound.status = InboundStatus.HANDLED
     # Answered: escalation (bot/escalation.py) leaves it alone from now on.
     inbound.handled_at = inbound.handled_at or utcnow()

@@ -20,6 +20,7 @@ from babel.dates import format_datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.inbound.email_threads import thread_answer
 from bot.inbound.reply_handlers import ReplyClaim, register_reply_handler
 from bot.journeys.meetings.calendar import invitation_ics
 from bot.journeys.meetings.rsvp import Rsvp, parse_rsvp
@@ -176,8 +177,8 @@ def _confirm(session: Session, inbound: InboundMessage, guardian: Guardian,
                            source_language=language,
                            details={"acknowledges": inbound.id, "rsvp_for": invitation.id})
     session.add(confirmation)
-    dispatch(session, confirmation, available, guardians=[guardian], prefer=inbound.channel,
-             not_before=now)
+    thread_answer(inbound, dispatch(session, confirmation, available, guardians=[guardian],
+                                    prefer=inbound.channel, not_before=now), automatic=True)
     return confirmation
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.inbound import inbox
 from bot.inbound.email_replies import handle_raw
+from bot.inbound.raw_text import raw_of
 from bot.runtime.context import Context
 from bot.store.models import InboundMessage, InboundStatus
 from channels.base import InboundParsed
@@ -25,7 +26,7 @@ def test_nul_and_lone_surrogates_are_stored_cleaned_and_the_raw_kept(ctx: Contex
         stored = s.get(InboundMessage, row.id)
         assert stored is not None
         assert stored.body == "Late today \ufffd"
-        assert inbox.raw_of(stored.raw_payload) == parsed.raw  # nothing of the payload lost
+        assert raw_of(stored.raw_payload) == parsed.raw  # nothing of the payload lost
 
 
 def test_nul_in_sender_and_provider_id_is_stored(ctx: Context) -> None:
@@ -49,4 +50,4 @@ def test_an_email_with_nul_bytes_is_stored_and_routed(ctx: Context) -> None:
         stored = s.get(InboundMessage, row.id)
         assert stored is not None
         assert "\x00" not in stored.body and "Beatriz is ill today." in stored.body
-        assert inbox.raw_of(stored.raw_payload).encode() == raw
+        assert raw_of(stored.raw_payload).encode() == raw
