@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.errors import NotFoundError
-from bot.roster.file import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, read_rows
+from bot.roster.file import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RosterFile, Row
+from bot.roster.seen import Said, SeenRows, keys_of
 from bot.roster.values import (
     CHANNEL_COLUMNS,
     GUARDIAN_COLUMNS,
@@ -50,10 +53,11 @@ from bot.store.models import (
 
 log = logging.getLogger(__name__)
 
-# Rows are written a batch to a savepoint (one flush per batch keeps 10,000 rows to
-# seconds); a batch the database refuses is redone with one savepoint per row.
-BATCH_ROWS = 100
-CHUNK_ROWS = 1000  # rows per committed transaction; a multiple of BATCH_ROWS
+# Rows are written a batch to a savepoint (a few statements per batch); a batch the
+# database refuses is redone with one savepoint per row. A chunk of rows is read, looked
+# up and committed together: the most the import holds in memory at once.
+BATCH_ROWS = 500
+CHUNK_ROWS = 5000  # rows per committed transaction; a multiple of BATCH_ROWS
 ROW = "(row)"  # the column named when a problem is with the row as a whole
 
 
@@ -113,31 +117,66 @@ class _Pending:
     remembered: list[tuple[str, Any]] = field(default_factory=list)
 
 
-class _Importer:
-    """Holds the school's roster in memory, so a row costs no look-up queries."""
+_Item = Row
 
-    def __init__(self, session: Session, school: School, report: ImportReport) -> None:
-        self.session, self.school, self.report = session, school, report
+
+def _parts(keys: list[str], size: int = 900) -> Iterator[list[str]]:
+    """Keys in groups small enough for one IN (...) on every database."""
+    for start in range(0, len(keys), size):
+        yield keys[start:start + size]
+
+
+class _Importer:
+    """Holds what one chunk of rows refers to, so a row costs no look-up queries.
+
+    The school's staff are kept for the whole import (a school has few); students,
+    guardians and links are fetched per chunk of rows, and what earlier rows of the file
+    said is kept on disk (`SeenRows`), so memory does not grow with the file."""
+
+    def __init__(self, session: Session, school: School, report: ImportReport,
+                 said: SeenRows) -> None:
+        self.session, self.school, self.report, self.said = session, school, report, said
         sid = school.id
         self.staff = {s.email.lower(): s
                       for s in session.scalars(select(Staff).where(Staff.school_id == sid))}
         self.elsewhere = {e.lower() for e in session.scalars(
             select(Staff.email).where(Staff.school_id != sid))}
-        self.students = {s.ref: s for s in session.scalars(
-            select(Student).where(Student.school_id == sid))}
-        self.guardians = {g.ref: g for g in session.scalars(
-            select(Guardian).where(Guardian.school_id == sid)
-            .options(selectinload(Guardian.channels)))}
-        self.links = {(student_ref, guardian_ref): link for link, student_ref, guardian_ref
-                      in session.execute(select(StudentGuardian, Student.ref, Guardian.ref)
-                                         .join(Student).join(Guardian)
-                                         .where(Guardian.school_id == sid))}
+        self.students: dict[str, Student] = {}
+        self.guardians: dict[str, Guardian] = {}
+        self.links: dict[tuple[str, str], StudentGuardian] = {}
         # what earlier rows of this file said, so a later row cannot contradict them
-        self.seen: dict[str, dict[Any, tuple[int, tuple[Any, ...]]]] = {
-            "student": {}, "guardian": {}, "link": {}}
+        self.seen: dict[str, dict[Any, Said]] = {"student": {}, "guardian": {}, "link": {}}
         self.languages: set[str] = set()
         self.new_guardians: set[str] = set()  # created by this import: not also "updated"
         self.pending = _Pending()
+
+    def load(self, items: list[_Item]) -> None:
+        """Fetch the students, guardians and links these rows name, and what earlier rows
+        of the file said about them."""
+        session, sid = self.session, self.school.id
+        keys = keys_of(cells for _, cells, problem in items if not problem)
+        students, guardians = sorted(keys["student"]), sorted(keys["guardian"])
+        self.students, self.guardians, self.links = {}, {}, {}
+        for part in _parts(students):
+            self.students.update((s.ref, s) for s in session.scalars(
+                select(Student).where(Student.school_id == sid, Student.ref.in_(part))))
+        for part in _parts(guardians):
+            self.guardians.update((g.ref, g) for g in session.scalars(
+                select(Guardian).where(Guardian.school_id == sid, Guardian.ref.in_(part))
+                .options(selectinload(Guardian.channels))))
+            self.links.update(
+                ((student_ref, guardian_ref), link) for link, student_ref, guardian_ref
+                in session.execute(select(StudentGuardian, Student.ref, Guardian.ref)
+                                   .join(Student).join(Guardian)
+                                   .where(Guardian.school_id == sid, Guardian.ref.in_(part)))
+                if (student_ref, guardian_ref) in keys["link"])
+        self.seen = self.said.lookup(keys)
+
+    def forget(self) -> None:
+        """After a chunk is committed: keep what it said, let go of its rows."""
+        self.said.remember(self.seen)
+        self.students, self.guardians, self.links = {}, {}, {}
+        self.seen = {"student": {}, "guardian": {}, "link": {}}
 
     def contradiction(self, row: RosterRow) -> RowError | None:
         """A row that disagrees with an earlier row about the same student or guardian."""
@@ -324,8 +363,14 @@ class _Importer:
             report.unchanged_rows += 1
 
 
-_Item = tuple[int, dict[str, str], str | None]
 _REFUSED = "could not be saved: the database refused it (details in the debug log)"
+
+
+def batched(rows: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
+    """Rows in lists of `size` (the last may be shorter), read as they are needed."""
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 def _write_rows(importer: _Importer, items: list[_Item], region: str) -> list[_Outcome]:
@@ -366,23 +411,30 @@ def _write_batch(importer: _Importer, items: list[_Item], region: str) -> list[_
 def import_roster(factory: sessionmaker[Session], school_id: int, path: Path,
                   default_region: str,
                   progress: Callable[[int, int], None] | None = None) -> ImportReport:
-    """Import a roster CSV: good rows are written, bad rows are reported and left out."""
-    rows = read_rows(path)
-    report = ImportReport(rows_total=len(rows))
-    with factory(expire_on_commit=False) as session:
+    """Import a roster CSV: good rows are written, bad rows are reported and left out.
+
+    The file is read as it is imported, CHUNK_ROWS rows to a transaction, so a big file
+    costs no more memory than a small one; `progress(rows done, rows in the file)` is
+    called after every batch."""
+    roster = RosterFile(path)
+    report = ImportReport(rows_total=roster.rows_total)
+    said = SeenRows()
+    with factory(expire_on_commit=False) as session, closing(said):
         school = session.get(School, school_id)
         if school is None:
             raise NotFoundError(f"no school with id {school_id}")
-        importer = _Importer(session, school, report)
-        for start in range(0, len(rows), BATCH_ROWS):
-            batch = rows[start:start + BATCH_ROWS]
-            for outcome in _write_batch(importer, batch, default_region):
-                importer.record(outcome)
-            done = start + len(batch)
-            if done % CHUNK_ROWS == 0:
-                session.commit()
-            if progress is not None:
-                progress(done, len(rows))
+        importer = _Importer(session, school, report, said)
+        done = 0
+        for chunk in batched(roster.rows(), CHUNK_ROWS):
+            importer.load(list(chunk))
+            for batch in batched(chunk, BATCH_ROWS):
+                for outcome in _write_batch(importer, list(batch), default_region):
+                    importer.record(outcome)
+                done += len(batch)
+                if progress is not None:
+                    progress(done, report.rows_total)
+            session.commit()
+            importer.forget()
         languages = list(school.languages or [])
         new = sorted(importer.languages - set(languages))
         if new:
