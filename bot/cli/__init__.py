@@ -271,14 +271,23 @@ def worker_cmd(
     until_empty: Annotated[bool, typer.Option(
         "--until-empty", help="Stop when nothing is due instead of waiting for more.")] = False,
 ) -> None:
-    """Send queued messages: claim due outbox rows, send them, record the result."""
+    """Send queued messages: claim due outbox rows, send them, record the result.
+    SIGTERM or Ctrl-C stops it cleanly: calls already started finish, the rest go back."""
+    import signal
+
     ctx = context()
     worker = ctx.worker()
-    try:
-        sent = asyncio.run(worker.run(until_empty=until_empty))
-    except KeyboardInterrupt:
-        sent = worker.sent
-    out.print(f"worker stopped; {sent} message(s) sent")
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await worker.run(stop, until_empty=until_empty)
+
+    sent = asyncio.run(main())
+    out.print(f"worker stopped; {sent} message(s) sent, {worker.released} given back "
+              "unsent")
 
 
 @app.command("serve")
