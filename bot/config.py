@@ -8,12 +8,16 @@ on, an empty or placeholder secret is refused at start-up with the variable's na
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from dotenv import dotenv_values
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigurationError
@@ -224,5 +228,68 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, checked once."""
-    return Settings().check()
+    """The process-wide settings, checked once: a misspelt variable or a value that does not
+    fit stops start-up with one line naming the variable."""
+    problems = unknown_variables(os.environ, dotenv_values(".env"))
+    if problems:
+        raise ConfigurationError("configuration refused: " + "; ".join(problems))
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise ConfigurationError("configuration refused: " + "; ".join(
+            _value_problem(error, exc.title) for error in exc.errors())) from None
+    return settings.check()
+
+
+#: variables of ours that are not Settings fields: read by the command line, the image's
+#: entrypoint, the test suite and the benchmarks
+OTHER_NAMES = frozenset({"SCHOOLGATE_HOST", "SCHOOLGATE_PORT", "SCHOOLGATE_DEBUG",
+                         "SCHOOLGATE_DATA", "SCHOOLGATE_TEST_DATABASE_URL",
+                         "SCHOOLGATE_BENCH_DATABASE_URL", "SCHOOLGATE_SCREENSHOTS"})
+_GROUPS: tuple[tuple[str, type[BaseSettings]], ...] = (
+    ("SCHOOLGATE_", Settings), ("TWILIO_", TwilioSettings), ("SMTP_", SmtpSettings),
+    ("IMAP_", ImapSettings), ("TELEGRAM_", TelegramSettings))
+
+
+def known_variables() -> dict[str, frozenset[str]]:
+    """Every variable each prefix's settings read, by prefix."""
+    known: dict[str, frozenset[str]] = {}
+    for prefix, model in _GROUPS:
+        names = {prefix + name.upper() for name, field in model.model_fields.items()
+                 if not (isinstance(field.annotation, type)
+                         and issubclass(field.annotation, BaseSettings))}
+        known[prefix] = frozenset(names | {n for n in OTHER_NAMES if n.startswith(prefix)})
+    return known
+
+
+def unknown_variables(*sources: Mapping[str, str | None]) -> list[str]:
+    """One line per variable that looks like ours but is not read by anything.
+
+    Every SCHOOLGATE_ name must be known. The providers' prefixes are shared with their
+    own libraries (the twilio library reads TWILIO_REGION, for one), so there only a
+    near miss of a name we read is refused ("TWILIO_AUTH_TOKN")."""
+    known = known_variables()
+    problems = []
+    for name in sorted({n.upper() for source in sources for n in source}):
+        prefix = next((p for p in known if name.startswith(p)), None)
+        if prefix is None or name in known[prefix]:
+            continue
+        tails = {n[len(prefix):]: n for n in known[prefix]}  # the prefix is no evidence
+        close = difflib.get_close_matches(name[len(prefix):], tails, n=1, cutoff=0.75)
+        if close:
+            problems.append(f"{name} is not a setting: did you mean {tails[close[0]]}?")
+        elif prefix == "SCHOOLGATE_":
+            problems.append(f"{name} is not a setting (the settings are listed in "
+                            ".env.example)")
+    return problems
+
+
+def _value_problem(error: Mapping[str, object], model: str) -> str:
+    """'SCHOOLGATE_WORKER_BATCH_SIZE: Input should be a valid integer (got 'many')'."""
+    loc = error.get("loc", ())
+    location = [str(part) for part in (loc if isinstance(loc, tuple) else ())]
+    prefix = next((p for p, m in _GROUPS if m.__name__ == model), "SCHOOLGATE_")
+    name = prefix + "_".join(location).upper()
+    given = error.get("input")
+    shown = "" if given is None or isinstance(given, dict) else f" (got {str(given)[:60]!r})"
+    return f"{name}: {error.get('msg', 'not a valid value')}{shown}"
