@@ -1,4 +1,5 @@
-"""One contact log per family: every message out and every reply in, in time order."""
+"""One contact log per family: every message out and every reply in, in time order, with
+the address each came from or went to and which message a reply answers."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ class LogEntry:
     translation: str | None
     staff: str | None
     error: str | None
+    # in: the address the reply came from; out: the address it went to
+    address: str | None = None
+    # in: the delivery this reply answers; out: the reply this message answers (an inbound id)
+    answers: int | None = None
+    # in: the kind of our message it answers ("good_news", "invitation" ...)
+    answers_kind: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -57,7 +64,13 @@ def contact_log(session: Session, *, student_id: int | None = None,
                               (InboundMessage.student_id.is_(None))
                               & InboundMessage.guardian_id.in_(guardians)))
     entries = [_out(d) for d in session.scalars(out_q)]
-    entries += [_in(i) for i in session.scalars(in_q)]
+    inbound = list(session.scalars(in_q))
+    answered = {i.in_reply_to_id for i in inbound if i.in_reply_to_id is not None}
+    kinds = dict(session.execute(
+        select(Delivery.id, Message.kind).join(Message, Delivery.message_id == Message.id)
+        .where(Delivery.id.in_(answered))).tuples().all()) if answered else {}
+    entries += [_in(i, kinds.get(i.in_reply_to_id) if i.in_reply_to_id else None)
+                for i in inbound]
     entries.sort(key=lambda e: (e.at, e.direction == "in"))
     return entries
 
@@ -76,15 +89,23 @@ def _out(d: Delivery) -> LogEntry:
         # not rendered yet (waiting for translation): show what staff wrote
         text=d.rendered_text or d.message.source_text,
         translation=None, staff=d.message.author.name if d.message.author else None,
-        error=d.last_error,
+        error=d.last_error, address=d.address, answers=_answered_reply(d.message),
     )
 
 
-def _in(i: InboundMessage) -> LogEntry:
+def _answered_reply(message: Message) -> int | None:
+    """The inbound reply a staff answer or an acknowledgement answers, if any."""
+    details = message.details or {}
+    value = details.get("in_reply_to_inbound", details.get("acknowledges"))
+    return value if isinstance(value, int) else None
+
+
+def _in(i: InboundMessage, answers_kind: str | None = None) -> LogEntry:
     return LogEntry(
         at=i.received_at, direction="in", id=i.id, channel=i.channel,
         guardian_id=i.guardian_id,
         guardian=_name(i.guardian), student_id=i.student_id, kind="reply", status=i.status,
         language=i.language, text=i.body, translation=i.translation,
         staff=i.routed_to.name if i.routed_to else None, error=None,
+        address=i.sender_address or None, answers=i.in_reply_to_id, answers_kind=answers_kind,
     )

@@ -55,7 +55,7 @@ def _shown_log(s: Session, me: Me, entries: list[LogEntry]) -> list[dict[str, An
                 inbound = s.get(InboundMessage, e.id)
                 readable[e.id] = inbound is not None and may_read_reply(s, me, inbound)
             if not readable[e.id]:
-                row["text"] = row["translation"] = None
+                row["text"] = row["translation"] = row["address"] = None
                 row["hidden"] = True
         out.append(row)
     return list(reversed(out))  # newest first on a page
