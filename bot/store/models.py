@@ -512,6 +512,19 @@ class ContactCount(Base):
     student_concern: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Heartbeat(Base):
+    """A long-running process saying it is alive (the background process, the scheduler
+    while it holds the lease); read by /readyz and /metrics in the web process."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column()
+    holder: Mapped[str] = mapped_column(String(120))
+    #: counters worth watching (no personal data), e.g. the scheduler's job runs
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 class SchedulerLease(Base):
     """Who runs the scheduler now: exactly one holder across processes and machines."""
 
