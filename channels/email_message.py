@@ -164,7 +164,7 @@ def build_email(message: OutgoingMessage, from_address: str, reply_domain: str |
         if name.lower() not in _OWN_HEADERS and _HEADER_NAME.fullmatch(name):
             headers.append((name, _text_header(value)))
     if message.unsubscribe_url:
-        headers.append(("List-Unsubscribe", f"<{message.unsubscribe_url}>"))
+        headers.append(("List-Unsubscribe", f"<{header_safe(message.unsubscribe_url)}>"))
         headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     headers.append(("Content-Language", html_lang(message.language)))
     text = render_text(message.text, message.language, message.unsubscribe_url)
