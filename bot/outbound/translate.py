@@ -22,7 +22,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from bot.language.privacy import Masked, PlaceholderLostError, mask, unmask
+from bot.language.privacy import (
+    Masked,
+    Names,
+    PlaceholderLostError,
+    mask,
+    school_names,
+    unmask,
+)
 from bot.outbound.render import Rendered, free_text, render
 from bot.store.audit import audit
 from bot.store.models import (
@@ -101,13 +108,14 @@ class TranslationStep:
         rendered in the staff language and translated, so no family reads a language
         they did not choose; with names masked, it is the same text for every family.
         """
-        names: dict[int, list[str]] = {}
+        names: dict[int, Names] = {}
         per_message: dict[tuple[int, bool], dict[str, Masked]] = {}
         out: dict[int, dict[str, Masked]] = {}
         for row in rows:
             message = row.message
             if message.id not in names:
-                names[message.id] = names_in(session, message)
+                names[message.id] = school_names(session, message.school_id) + names_in(
+                    session, message)
             if has_catalog(row.language):
                 key = (message.id, True)
                 if key not in per_message:
