@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import tracemalloc
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 
 from bot.errors import InvalidInputError
+from bot.roster import importer as importer_module
 from bot.roster.importer import (
     BATCH_ROWS,
     REQUIRED_COLUMNS,
@@ -418,3 +420,82 @@ def test_spaces_and_line_ends_around_a_value_are_trimmed_not_refused(
     assert report.errors == []
     guardian = _guardian(sqlite_ctx, "G1")
     assert guardian is not None and guardian.first_name == "Parent1"
+
+
+# -- big files (issue 14, finding 16) --------------------------------------------------
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Chunks of 20 rows, so a few dozen rows cross several transactions."""
+    monkeypatch.setattr(importer_module, "CHUNK_ROWS", 20)
+    monkeypatch.setattr(importer_module, "BATCH_ROWS", 10)
+    return 20
+
+
+def test_memory_does_not_grow_with_the_file(sqlite_ctx: Context, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer_module, "CHUNK_ROWS", 100)
+    monkeypatch.setattr(importer_module, "BATCH_ROWS", 50)
+    peaks = []
+    for first, count in ((1, 300), (1001, 3000)):
+        # one phone and email for all, so the checks' bounded caches stay out of it
+        path = _write(tmp_path / f"r{count}.csv", [
+            _row(n, phone="07700 900001", email="family@example.com")
+            for n in range(first, first + count)])
+        tracemalloc.start()
+        try:
+            report = _import(sqlite_ctx, path)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        assert report.errors == [] and report.created_guardians == count
+    # ten times the rows, about the same memory (it used to grow with every row)
+    assert peaks[1] < 1.25 * peaks[0], peaks
+
+
+def test_a_row_contradicting_one_many_chunks_earlier_is_refused(
+        ctx: Context, tmp_path: Path, small_chunks: int) -> None:
+    rows = [_row(n) for n in range(1, 3 * small_chunks + 1)]
+    rows.append(_row(999, guardian_id="G1", guardian_first_name="Parent1",
+                     phone="07700 900555"))  # G1 again, another phone, 60 rows later
+    report = _import(ctx, _write(tmp_path / "r.csv", rows))
+    assert [(e.row, e.column) for e in report.errors] == [(len(rows) + 1, "phone")]
+    assert "row 2" in report.errors[0].reason
+    guardian = _guardian(ctx, "G1")
+    assert guardian is not None and guardian.phone == "+447700900001"
+    assert _counts(ctx)["students"] == 3 * small_chunks  # S999 left nothing behind
+
+
+def test_a_parent_of_children_in_different_chunks_is_one_guardian_linked_to_both(
+        ctx: Context, tmp_path: Path, small_chunks: int) -> None:
+    rows = [_row(n) for n in range(1, 2 * small_chunks + 1)]
+    rows.append(_row(500, guardian_id="G1", guardian_first_name="Parent1",
+                     phone="07700 900001", email="parent1@example.com"))
+    path = _write(tmp_path / "r.csv", rows)
+    report = _import(ctx, path)
+    assert report.errors == [] and report.updated_guardians == 0
+    with ctx.factory() as s:
+        assert s.scalars(select(Student.ref).join(StudentGuardian).join(Guardian)
+                         .where(Guardian.ref == "G1").order_by(Student.ref)).all() \
+            == ["S1", "S500"]
+    again = _import(ctx, path)
+    assert again.unchanged_rows == again.rows_total == len(rows)
+
+
+def test_a_file_that_goes_bad_near_its_end_is_refused_before_anything_is_written(
+        ctx: Context, tmp_path: Path, small_chunks: int) -> None:
+    path = _write(tmp_path / "r.csv", [_row(n) for n in range(1, 3 * small_chunks + 1)])
+    with path.open("ab") as fh:
+        fh.write(b"S99,Zo\xe9\n")  # Latin-1, 62 lines down
+    with pytest.raises(InvalidInputError, match=r"not UTF-8 text \(line 62\)"):
+        _import(ctx, path)
+    assert _counts(ctx)["students"] == 0
+
+
+def test_a_broken_csv_near_its_end_is_refused_before_anything_is_written(
+        sqlite_ctx: Context, tmp_path: Path, small_chunks: int) -> None:
+    path = _write(tmp_path / "r.csv", [_row(n) for n in range(1, 3 * small_chunks + 1)])
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write('S99,"' + "x" * 200_000 + '"\n')  # one cell bigger than any roster value
+    with pytest.raises(InvalidInputError, match="not a readable CSV file at row"):
+        _import(sqlite_ctx, path)
+    assert _counts(sqlite_ctx)["students"] == 0
