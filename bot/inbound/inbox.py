@@ -128,8 +128,9 @@ def process(factory: sessionmaker[Session], inbound_id: int, available: Collecti
             return inbound
         session.refresh(guardian, ["channels"])
         moment = now or utcnow()
-        if replied is None and _answer_which_child(session, inbound, guardian, available,
-                                                   moment):
+        # An email answering our "which child?" names that question's delivery.
+        asked = replied is None or bool((replied.message.details or {}).get("which_child"))
+        if asked and _answer_which_child(session, inbound, guardian, available, moment):
             return inbound  # "2": the earlier reply now has its child and key worker
         student = replied.message.student if replied is not None else None
         ask: tuple[Student, ...] = ()

@@ -21,11 +21,16 @@ def storable(text: str) -> str:
 
 
 def escape_raw(raw: str) -> str:
-    """The raw payload as stored: as received, or, when it holds characters no database
-    stores, JSON-escaped behind the `ESCAPED_RAW` marker so nothing of it is lost."""
+    """The raw payload as stored: as received when both databases take it; else, for a JSON
+    payload (SMS forms, Telegram updates), the same JSON with every character escaped, so
+    readers parse it as before; for anything else (a mail), JSON-escaped behind the
+    `ESCAPED_RAW` marker (`raw_of` gives it back). Nothing of it is lost."""
     if not _UNSTORABLE.search(raw) and not raw.startswith(ESCAPED_RAW):
         return raw
-    return ESCAPED_RAW + json.dumps(raw, ensure_ascii=True)
+    try:
+        return json.dumps(json.loads(raw), ensure_ascii=True, sort_keys=True)
+    except ValueError:
+        return ESCAPED_RAW + json.dumps(raw, ensure_ascii=True)
 
 
 def raw_of(stored: str) -> str:

@@ -11,14 +11,17 @@ from sqlalchemy import select, update
 from bot.inbound.email_replies import handle_raw
 from bot.journeys.meetings.invitation import queue_invitation
 from bot.journeys.meetings.replies import rsvp_summary
+from bot.outbound.dispatch import dispatch
 from bot.runtime.context import Context
 from bot.store.models import (
     Delivery,
     DeliveryStatus,
+    InboundMessage,
     InboundStatus,
     MeetingResponse,
     Message,
     MessageKind,
+    StudentGuardian,
 )
 from tests import factories as f
 
@@ -116,3 +119,30 @@ def test_an_auto_reply_from_a_stranger_is_kept_without_the_family(ctx: Context) 
     row = handle_raw(ctx.factory, raw, ALL)
     assert row.status == InboundStatus.HANDLED and row.guardian_id is None
     assert _acks(ctx) == []
+
+
+def test_an_email_answer_to_which_child_attaches_the_earlier_reply(ctx: Context) -> None:
+    """A school notice names no child: a parent of two is asked which child, by email, and
+    answers "2" to that question's mail."""
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        teacher = f.staff(s, school)
+        first, second = f.student(s, school, teacher), f.student(s, school, teacher)
+        g = f.guardian(s, school, first, email="parent@family.test", channel_order=["email"])
+        s.add(StudentGuardian(student_id=second.id, guardian_id=g.id))
+        notice = Message(school_id=school.id, kind=MessageKind.NOTICE, author_id=teacher.id,
+                         source_text="The school is closed on Friday.", source_language="en")
+        s.add(notice)
+        [row] = dispatch(s, notice, ALL, guardians=[g])
+        mid, kids = f"<{row.email_message_id}@school.test>", (first.id, second.id)
+    earlier = handle_raw(ctx.factory, _mail("parent@family.test", "Can we talk?",
+                                            in_reply_to=mid, mid="<q1@family.test>"), ALL)
+    assert earlier.status == InboundStatus.ROUTED and earlier.student_id is None
+    [question] = _acks(ctx)
+    answer = handle_raw(ctx.factory, _mail(
+        "parent@family.test", "2", in_reply_to=f"<{question.email_message_id}@school.test>",
+        mid="<q2@family.test>"), ALL)
+    assert answer.status == InboundStatus.HANDLED
+    with ctx.factory() as s:
+        attached = s.get(InboundMessage, earlier.id)
+        assert attached is not None and attached.student_id == kids[1]

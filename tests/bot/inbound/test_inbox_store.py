@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from bot.inbound import inbox
 from bot.inbound.email_replies import handle_raw
 from bot.inbound.raw_text import raw_of
@@ -26,7 +28,9 @@ def test_nul_and_lone_surrogates_are_stored_cleaned_and_the_raw_kept(ctx: Contex
         stored = s.get(InboundMessage, row.id)
         assert stored is not None
         assert stored.body == "Late today \ufffd"
-        assert raw_of(stored.raw_payload) == parsed.raw  # nothing of the payload lost
+        # the same JSON, every character escaped: readers parse exactly what came in
+        assert json.loads(stored.raw_payload) == json.loads(parsed.raw)
+        assert "\\ud83d" in stored.raw_payload and stored.raw_payload.isascii()
 
 
 def test_nul_in_sender_and_provider_id_is_stored(ctx: Context) -> None:
