@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     cls = JournalChannel if args.checkable else BlindJournalChannel
     channel = cls(args.journal, latency=args.latency, stall_after=args.stall_after)
     worker = Worker(make_session_factory(engine), {"sms": channel},
-                    WorkerPolicy(batch_size=args.batch_size, poll_seconds=0.05))
+                    WorkerPolicy(batch_size=args.batch_size, poll_seconds=0.05,
+                                 settle_seconds=0))
     if args.wait_for_go:
         print("ready", flush=True)
         sys.stdin.readline()

@@ -13,9 +13,7 @@ between claim and send leaves a 'staff_notify_claimed' audit entry with no outco
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.outbound.channel_loop import run_channel_work
 from bot.store.audit import audit
 from bot.store.db import rowcount
 from bot.store.models import (
@@ -41,25 +40,9 @@ BATCH = 200
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine from synchronous job code, even when this thread already has a loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:  # handed back to the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="schoolgate-notify")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    """Run channel work from synchronous job code on the loop that owns the channels
+    (bot.outbound.channel_loop), never on a loop of its own."""
+    return run_channel_work(coro)
 
 
 @dataclass(frozen=True, slots=True)

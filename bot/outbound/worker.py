@@ -376,8 +376,8 @@ class Worker:
 
         Rows it never handed over are released. Rows it handed over are settled by asking
         the provider where it can say (sent, or queued again when it has none; when it
-        cannot answer now, queued to be asked again before any resend), else flagged for
-        a person."""
+        cannot answer now, or the call is under `settle_seconds` old and may still be
+        arriving, queued to be asked before any resend), else flagged for a person."""
         now = self.clock()
         cutoff = now - timedelta(seconds=self.policy.stale_sending_seconds)
         with self.factory() as session:
@@ -386,7 +386,8 @@ class Worker:
                 .where(T.c.status == DeliveryStatus.SENDING,
                        or_(T.c.claimed_by.is_(None), T.c.claimed_by != self.worker_id))
             ).all()
-        counts = {"sent": 0, "requeued": 0, "needs_review": 0, "released": 0}
+        counts = {"sent": 0, "requeued": 0, "needs_review": 0, "released": 0,
+                  "asking_later": 0}
         for row in rows:
             claimed_by, claimed_at, handed_at = row.claimed_by, row.claimed_at, row.handed_at
             stale = force or claimed_at is None or claimed_at <= cutoff \
@@ -400,8 +401,15 @@ class Worker:
                 values = {"status": DeliveryStatus.QUEUED, "next_attempt_at": now}
                 outcome = "released"
             elif channel is not None and channel.can_check_sent:
-                claimed = replace(Claimed(*row[:len(CLAIMED_COLUMNS)]), handed_at=handed_at)
-                values, outcome = await self._ask(channel, claimed, now)
+                assert handed_at is not None
+                ask_at = handed_at + timedelta(seconds=self.policy.settle_seconds)
+                if ask_at > now:  # a call this recent may still be arriving: ask later
+                    values = {"status": DeliveryStatus.QUEUED, "next_attempt_at": ask_at}
+                    outcome = "asking_later"
+                else:
+                    claimed = replace(Claimed(*row[:len(CLAIMED_COLUMNS)]),
+                                      handed_at=handed_at)
+                    values, outcome = await self._ask(channel, claimed, now)
             else:
                 values = {"status": DeliveryStatus.NEEDS_REVIEW, "last_error": REVIEW_UNKNOWN}
                 outcome = "needs_review"

@@ -15,10 +15,11 @@ import gc
 import logging
 
 from bot.inbound.routing import POLL_SECONDS, Router
+from bot.outbound.channel_loop import CHANNEL_LOOP
 from bot.runtime.context import Context
+from bot.runtime.heartbeat import keep_beating
 
 log = logging.getLogger(__name__)
-
 
 
 async def run_background(ctx: Context, stop: asyncio.Event, *, route_replies: bool,
@@ -32,7 +33,10 @@ async def run_background(ctx: Context, stop: asyncio.Event, *, route_replies: bo
     router = router or Router(ctx.factory, ctx.channels, route_new=route_replies)
     tasks = [asyncio.create_task(_warm_up(ctx), name="language-warm-up"),
              asyncio.create_task(ctx.worker().run(stop), name="outbox-worker"),
-             asyncio.create_task(router.run(stop), name="reply-routing")]
+             asyncio.create_task(router.run(stop), name="reply-routing"),
+             asyncio.create_task(keep_beating(ctx.factory, stop,
+                                              ctx.settings.heartbeat_seconds),
+                                 name="heartbeat")]
     if scheduler and ctx.settings.scheduler_enabled:
         from bot.runtime.jobs import all_jobs
         from scheduler.service import SchedulerService  # waits for the lease if another runs
@@ -52,7 +56,10 @@ async def run_background(ctx: Context, stop: asyncio.Event, *, route_replies: bo
         tasks.append(asyncio.create_task(
             run_polling(ctx.factory, tg, stop), name="telegram-polling"))
     log.info("running %d background task(s)", len(tasks))
-    await asyncio.gather(*tasks, return_exceptions=True)
+    # The scheduler's jobs run in threads; their channel work (staff notes) comes back to
+    # this loop, which owns the channels' locks and connection pools (finding 9).
+    with CHANNEL_LOOP.bound(asyncio.get_running_loop()):
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def route_replies_forever(ctx: Context, stop: asyncio.Event,

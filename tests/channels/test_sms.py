@@ -341,10 +341,11 @@ def test_crash_recovery_asks_twilio_about_rows_whose_call_had_started(
     # the dead worker's first call reached Twilio before it died; the second did not
     asyncio.run(TwilioSmsChannel(twilio_settings(twilio)).send(rows[0].outgoing()))
     worker = _worker(sms_ctx, twilio)
-    worker.policy = WorkerPolicy(stale_sending_seconds=0)
+    worker.policy = WorkerPolicy(stale_sending_seconds=0, settle_seconds=0)
     counts = asyncio.run(worker.recover())
     assert handed == {rows[0].id, rows[1].id}
-    assert counts == {"sent": 1, "requeued": 1, "released": 1, "needs_review": 0}
+    assert counts == {"sent": 1, "requeued": 1, "released": 1, "needs_review": 0,
+                      "asking_later": 0}
     asyncio.run(worker.run(until_empty=True))
     assert [d.status for d in _deliveries(sms_ctx)] == [DeliveryStatus.SENT] * 3
     assert len(twilio.messages) == 3  # one each, none twice

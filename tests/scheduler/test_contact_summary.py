@@ -46,6 +46,10 @@ ALL = {"sms", "email"}
 KEYS = ("term_start", "overdue", "families", "classes")
 
 
+#: recovery at once: stale at once, and the provider asked at once
+NOW_POLICY = WorkerPolicy(stale_sending_seconds=0, settle_seconds=0)
+
+
 def _report(ctx: Context, clock: FakeClock) -> dict[str, Any]:
     with ctx.factory() as s:
         report = cadence_report(s, ctx.school(s), clock(), available=ALL)
@@ -265,7 +269,7 @@ def test_row_recovered_as_sent_after_a_crash_counts_once(ctx: Context, clock: Fa
     # the dead worker's send of the first row reached the provider before it died
     asyncio.run(sms.send(Claimed(first.id, "sms", first.address, first.rendered_text, None,
                                  "en", first.idempotency_key, 1).outgoing()))
-    worker = Worker(ctx.factory, {"sms": sms}, WorkerPolicy(stale_sending_seconds=0),
+    worker = Worker(ctx.factory, {"sms": sms}, NOW_POLICY,
                     clock=clock)
     assert asyncio.run(worker.recover())["sent"] == 1
     assert [c["positive"] for c in _report(ctx, clock)["classes"]] == [1]

@@ -14,6 +14,9 @@ from bot.store.models import Delivery, DeliveryStatus, GuardianChannel, utcnow
 from tests import factories as f
 from tests.recording_channel import PermanentAddressError, RecordingChannel, TransientError
 
+#: recovery at once: stale at once, and the provider asked at once
+NOW_POLICY = WorkerPolicy(stale_sending_seconds=0, settle_seconds=0)
+
 
 def _setup(ctx: Context, n_guardians: int = 1, **guardian_kw: object) -> list[int]:
     with ctx.factory() as s, s.begin():
@@ -138,9 +141,10 @@ def test_crashed_row_is_marked_sent_when_provider_confirms_it_went(ctx: Context)
     # the dead worker's send of the first row reached the provider before it died
     asyncio.run(sms.send(Claimed(first.id, "sms", first.address, first.rendered_text, None,
                                  "en", first.idempotency_key, 1).outgoing()))
-    worker = Worker(ctx.factory, {"sms": sms}, WorkerPolicy(stale_sending_seconds=0))
+    worker = Worker(ctx.factory, {"sms": sms}, NOW_POLICY)
     counts = asyncio.run(worker.recover())
-    assert counts == {"sent": 1, "requeued": 1, "needs_review": 0, "released": 0}
+    assert counts == {"sent": 1, "requeued": 1, "needs_review": 0, "released": 0,
+                      "asking_later": 0}
     asyncio.run(worker.run(until_empty=True))
     assert sorted(m.idempotency_key for m in sms.sent) == sorted(
         {m.idempotency_key for m in sms.sent})
@@ -155,7 +159,7 @@ def test_crashed_row_is_flagged_for_a_person_when_provider_cannot_tell(ctx: Cont
         can_check_sent = False
 
     blind = Blind("sms")
-    worker = Worker(ctx.factory, {"sms": blind}, WorkerPolicy(stale_sending_seconds=0))
+    worker = Worker(ctx.factory, {"sms": blind}, NOW_POLICY)
     asyncio.run(worker.run(until_empty=True))
     assert not blind.sent
     with ctx.factory() as s:
@@ -169,4 +173,4 @@ def test_fresh_sending_row_of_live_remote_worker_is_left_alone(ctx: Context) -> 
     _leave_in_sending(ctx, "some-other-host:1:abc")
     worker = Worker(ctx.factory, {"sms": RecordingChannel("sms")})
     assert asyncio.run(worker.recover()) == {"sent": 0, "requeued": 0, "needs_review": 0,
-                                             "released": 0}
+                                             "released": 0, "asking_later": 0}

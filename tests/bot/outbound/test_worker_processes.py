@@ -144,13 +144,14 @@ def test_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
     if checkable:
         assert summary["recovered"] == {"sent": len(handed & accepted),
                                         "requeued": len(handed - accepted),
-                                        "released": len(unstarted), "needs_review": 0}
+                                        "released": len(unstarted), "needs_review": 0,
+                                        "asking_later": 0}
         assert set(per_key) == set(keys)
         assert set(after.values()) == {DeliveryStatus.SENT}
     else:
         # only the rows whose calls had started go to a person; the rest simply go
         assert summary["recovered"] == {"sent": 0, "requeued": 0, "released": len(unstarted),
-                                        "needs_review": len(handed)}
+                                        "needs_review": len(handed), "asking_later": 0}
         assert len(handed) <= 8  # at most one lane's worth per kill
         assert set(per_key) == set(keys) - (handed - accepted)
         assert {k for k, s in after.items() if s == DeliveryStatus.NEEDS_REVIEW} == handed

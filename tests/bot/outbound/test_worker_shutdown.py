@@ -44,6 +44,10 @@ class GatedChannel(RecordingChannel):
         return await super()._send(message)
 
 
+#: recovery at once: stale at once, and the provider asked at once
+NOW_POLICY = WorkerPolicy(stale_sending_seconds=0, settle_seconds=0)
+
+
 def _queue(ctx: Context, n: int) -> list[str]:
     with ctx.factory() as s, s.begin():
         school = ctx.school(s)
@@ -147,9 +151,10 @@ def test_a_call_still_open_after_the_grace_period_is_settled_by_asking(ctx: Cont
     assert rows[DeliveryStatus.QUEUED] == set(keys) - set(sms.started)
     # at the next start the provider is asked; it has none of them, so each goes once
     after = RecordingChannel("sms")
-    later = Worker(ctx.factory, {"sms": after}, WorkerPolicy(stale_sending_seconds=0))
+    later = Worker(ctx.factory, {"sms": after}, NOW_POLICY)
     counts = asyncio.run(later.recover(force=True))
-    assert counts == {"sent": 0, "requeued": 2, "released": 0, "needs_review": 0}
+    assert counts == {"sent": 0, "requeued": 2, "released": 0, "needs_review": 0,
+                      "asking_later": 0}
     asyncio.run(later.run(until_empty=True))
     assert sorted(m.idempotency_key for m in after.sent) == sorted(keys)
 
@@ -172,7 +177,7 @@ def test_stop_with_a_blind_provider_sends_only_started_rows_to_review(ctx: Conte
         await task
 
     asyncio.run(scenario())
-    later = Worker(ctx.factory, {"sms": Blind()}, WorkerPolicy(stale_sending_seconds=0))
+    later = Worker(ctx.factory, {"sms": Blind()}, NOW_POLICY)
     asyncio.run(later.recover(force=True))
     rows = _by_status(ctx)
     assert rows[DeliveryStatus.NEEDS_REVIEW] == set(sms.started)  # 2 of 6, not all
