@@ -89,7 +89,11 @@ def import_roster_cmd(
     file: Annotated[Path, typer.Argument(help="CSV file, one row per student-guardian pair.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Import students, guardians and key workers from a CSV file; bad rows are named."""
+    """Import students, guardians and key workers from a CSV file; bad rows are named.
+
+    Good rows are imported and bad ones listed (the first 50; --json gives all). Exit
+    status: 0 when every row was imported, 2 when any row was refused, 1 when the file
+    could not be read at all (nothing imported)."""
     from bot.cli.support import run_import
 
     report = run_import(context(), file, show_progress=not as_json and sys.stderr.isatty())
@@ -107,12 +111,29 @@ def import_roster_cmd(
 @app.command("check-text")
 def check_text_cmd(
     text: Annotated[str, typer.Argument(help="The text to check.")],
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="Put the glossary's plain words in; print the new text.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Check text for jargon, reading age and long sentences before it goes to families."""
-    from bot.language.plain import check_text, format_report
+    from bot.language.plain import check_text, format_report, suggest_rewrite
 
     settings = get_settings()
+    if fix:
+        text, changes = suggest_rewrite(text, settings.glossary_file)
+        report = check_text(text, settings.glossary_file)
+        if as_json:
+            print_json({"text": text, "changes": [c.as_dict() for c in changes],
+                        "report": report.as_dict()})
+        else:
+            out.print(text, highlight=False, markup=False)
+            for change in changes:
+                out.print(f'changed: "{change.found}" -> "{change.plain}"', highlight=False,
+                          markup=False)
+            out.print(format_report(report), highlight=False, markup=False)
+        if not report.ok:
+            raise typer.Exit(1)
+        return
     report = check_text(text, settings.glossary_file)
     if as_json:
         print_json(report.as_dict())
@@ -163,14 +184,24 @@ def translate_cmd(
 
 
 def plain_words_gate(text: str) -> None:
-    """Warn about jargon and hard reading on stderr; refuse jargon when the school blocks it."""
-    from bot.language.plain import check_text, enforce, format_report
+    """Warn about jargon and hard reading on stderr; the school's `jargon` policy says the
+    rest: warn, confirm (asked on a terminal, refused elsewhere) or block."""
+    from bot.language.plain import JargonNotConfirmedError, check_text, enforce, format_report
+    from scheduler.policy import school_policy
 
     settings = get_settings()
     report = check_text(text, settings.glossary_file)
     if not report.ok:
         err.print(format_report(report), highlight=False, markup=False)
-    enforce(report, settings.jargon_mode)
+    if not report.jargon:
+        return
+    with school_session(context(), write=False) as (_s, school):
+        mode = school_policy(school).jargon
+    try:
+        enforce(report, "block" if settings.jargon_mode == "block" else mode)
+    except JargonNotConfirmedError:
+        if not (sys.stdin.isatty() and typer.confirm("Send it with these words?")):
+            raise
 
 
 # -- sending -----------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from typing import Any
 
 import phonenumbers
 from rich.console import Console
-from rich.progress import Progress
+from rich.markup import escape
+from rich.progress import MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,7 +56,8 @@ def run_import(ctx: Context, path: Path, show_progress: bool) -> Any:
         school_id = school.id
     if not show_progress:
         return import_roster(ctx.factory, school_id, path, ctx.settings.default_region)
-    with Progress(transient=True) as progress:
+    with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), TextColumn("rows"),
+                  transient=True) as progress:
         task = progress.add_task("importing", total=None)
 
         def tick(done: int, total: int) -> None:
@@ -64,20 +66,25 @@ def run_import(ctx: Context, path: Path, show_progress: bool) -> Any:
         return import_roster(ctx.factory, school_id, path, ctx.settings.default_region, tick)
 
 
-def print_import_report(console: Console, report: Any) -> None:
-    """Counts, then each bad row by number, column and reason."""
+def print_import_report(console: Console, report: Any, listed: int = 50) -> None:
+    """Counts, then the first `listed` warnings and bad rows by number, column and reason,
+    and how many more there are (`--json` lists them all)."""
     console.print(
-        f"{report.rows_total} rows: students {report.created_students} new, "
-        f"{report.updated_students} updated; guardians {report.created_guardians} new, "
-        f"{report.updated_guardians} updated; key workers {report.created_staff} new; "
-        f"{report.unchanged_rows} rows unchanged")
-    for problem in report.warnings:
-        console.print(f"[yellow]row {problem.row}, {problem.column}:[/] {problem.reason}")
-    for problem in report.errors:
-        console.print(f"[red]row {problem.row}, {problem.column}:[/] {problem.reason}")
+        f"{report.rows_total:,} rows: students {report.created_students:,} new, "
+        f"{report.updated_students:,} updated; guardians {report.created_guardians:,} new, "
+        f"{report.updated_guardians:,} updated; key workers {report.created_staff:,} new; "
+        f"{report.unchanged_rows:,} rows unchanged", highlight=False)
+    for colour, problems in (("yellow", report.warnings), ("red", report.errors)):
+        for problem in problems[:listed]:
+            console.print(f"[{colour}]row {problem.row}, {problem.column}:[/] "
+                          f"{escape(problem.reason)}", highlight=False)
+        if len(problems) > listed:
+            console.print(f"[{colour}]... and {len(problems) - listed:,} more[/] "
+                          "(--json lists them all)", highlight=False)
     if report.errors:
-        console.print(f"[red]{len(report.errors)} row(s) not imported[/]; fix them and import "
-                      "the file again (rows already imported are not duplicated)")
+        console.print(f"[red]{report.rows_failed:,} row(s) not imported[/]; fix them and "
+                      "import the file again (rows already imported are not duplicated)",
+                      highlight=False)
 
 
 def parse_simulated(ctx: Context, sender: str, text: str) -> InboundParsed:

@@ -435,6 +435,7 @@ def import_roster(factory: sessionmaker[Session], school_id: int, path: Path,
                     progress(done, report.rows_total)
             session.commit()
             importer.forget()
+            log.info("roster import: %d of %d rows done", done, report.rows_total)
         languages = list(school.languages or [])
         new = sorted(importer.languages - set(languages))
         if new:
