@@ -190,9 +190,19 @@ class Settings(BaseSettings):
     translation_url: str | None = None
     translation_api_key: str | None = None
     translation_region: str | None = None
-    translation_timeout: float = 20.0
+    translation_timeout: float = Field(default=20.0, gt=0)
+    # DeepL or Google glossary ids, per target language ("pl=abc,es=def") or one for all
+    translation_glossary: str | None = None
+    # Google Cloud Translation: project id, location, and a service-account JSON key file
+    translation_project: str | None = None
+    translation_location: str = "global"
+    translation_credentials_file: Path | None = None
     translation_retry_seconds: float = 300.0
     translation_give_up_hours: float = 4.0
+    # the background process says it is alive this often; /readyz turns unready after 3 misses
+    heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    # /metrics answers loopback clients, or anyone presenting this token (Bearer)
+    metrics_token: str | None = None
     # staff web app: a session ends after this long unused, and after this long in any case
     web_session_idle_minutes: float = Field(default=60.0, gt=0)
     web_session_absolute_hours: float = Field(default=12.0, gt=0)

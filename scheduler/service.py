@@ -23,6 +23,8 @@ from sqlalchemy import Engine
 
 from bot import clock as process_clock
 from bot.clock import Clock
+from bot.store import make_session_factory
+from bot.store.heartbeats import beat
 from scheduler.jobs import JobSpec
 from scheduler.lease import Lease, make_lease
 
@@ -47,10 +49,14 @@ class SchedulerService:
         self.renew_seconds = renew_seconds
         self.misfire_grace = misfire_grace_seconds
         self.runs: dict[str, int] = {}  # job name -> things done, for tests and logs
+        self.started: dict[str, int] = {}  # job name -> runs
+        self.failures: dict[str, int] = {}  # job name -> runs that raised
+        self._factory = make_session_factory(engine)
 
     # -- one job ---------------------------------------------------------------------------
     def run_job(self, spec: JobSpec) -> int:
         """Run one job now (synchronously); errors are logged, never raised."""
+        self.started[spec.name] = self.started.get(spec.name, 0) + 1
         try:
             done = int(spec.func(self.clock()) or 0)
         except Exception as exc:
@@ -59,6 +65,7 @@ class SchedulerService:
             log.error("job %s failed (%s); it runs again at its next time", spec.name,
                       type(exc).__name__)
             log.debug("job %s failure", spec.name, exc_info=True)
+            self.failures[spec.name] = self.failures.get(spec.name, 0) + 1
             return 0
         self.runs[spec.name] = self.runs.get(spec.name, 0) + done
         if done:
@@ -74,6 +81,15 @@ class SchedulerService:
             # the process is stopping: the job's own transaction finishes or rolls back
             # in its thread, and every job is idempotent, so the next run picks it up
             log.info("job %s interrupted by shutdown", spec.name)
+
+    def _beat(self) -> None:
+        """Say the scheduler runs, here, with its counters (read by /readyz, /metrics)."""
+        try:
+            beat(self._factory, "scheduler", self.lease.holder,
+                 {"runs": dict(self.started), "failures": dict(self.failures),
+                  "done": dict(self.runs)})
+        except Exception as exc:  # the database is away: the lease check says so too
+            log.warning("scheduler heartbeat not recorded (%s)", type(exc).__name__)
 
     def run_once(self) -> dict[str, int] | None:
         """Take the lease, run every job once, give it back; None if another holds it."""
@@ -118,6 +134,8 @@ class SchedulerService:
                     sched.shutdown(wait=False)
                     sched = None
                     log.warning("scheduler paused: another process holds the lease")
+                if held:
+                    await asyncio.to_thread(self._beat)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.renew_seconds)
         finally:

@@ -7,6 +7,7 @@ holds the lease (with its job counters). The web process reads them for /readyz 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,16 @@ def beat(factory: sessionmaker[Session], name: str, holder: str,
         pass
 
 
-def last_beats(session: Session) -> dict[str, Heartbeat]:
+@dataclass(frozen=True, slots=True)
+class LastBeat:
+    """A process's last heartbeat, read out of the session."""
+
+    at: datetime
+    holder: str
+    detail: dict[str, Any]
+
+
+def last_beats(session: Session) -> dict[str, LastBeat]:
     """Every process's last heartbeat, by name."""
-    return {b.name: b for b in session.scalars(select(Heartbeat))}
+    return {b.name: LastBeat(b.at, b.holder, dict(b.detail or {}))
+            for b in session.scalars(select(Heartbeat))}
