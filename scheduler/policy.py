@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date, time
-from typing import Any
+from typing import Any, Literal
 
 from bot.errors import InvalidInputError
 from bot.store.models import School
@@ -27,6 +27,8 @@ class PolicyError(InvalidInputError):
 
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: the UK nations whose bank holidays a school keeps ("none": only its own holiday table)
+NATIONS = ("england", "wales", "scotland", "northern_ireland", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +54,15 @@ class SchoolPolicy:
     school_end: time = time(16, 0)
     school_days: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday (0) to Friday (4)
     reply_within_hours: float = 8.0       # a family is told to expect a reply within this
+    nation: str = "england"               # whose bank holidays close the school (NATIONS)
     # escalation (bot/follow_up/escalation.py)
     escalate_after_hours: float = 4.0     # working hours before a reply goes to cover
     escalation_lead: str | None = None    # staff email; None: the first active admin
     # the persistence ladder (bot/follow_up/ladder.py)
     ladder_days: int = 3                  # days without an answer before the next step
     ladder_tries: int = 2                 # re-tries before a person is asked to phone
+    # plain words (bot/language/plain.py `enforce`): what jargon in a message does
+    jargon: Literal["warn", "confirm", "block"] = "warn"  # confirm: the author says yes
 
     def as_dict(self) -> dict[str, Any]:
         """The policy as JSON-ready values, by setting name (see `policy_as_dict`)."""
@@ -129,6 +134,18 @@ def _weekdays(key: str, value: object) -> tuple[int, ...]:
     return tuple(sorted({DAY_NAMES.index(v.lower()) for v in value}))
 
 
+def _nation(key: str, value: object) -> str:
+    if not isinstance(value, str) or value.strip().lower().replace(" ", "_") not in NATIONS:
+        raise _fail(key, f"one of {', '.join(NATIONS)}", value)
+    return value.strip().lower().replace(" ", "_")
+
+
+def _jargon(key: str, value: object) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in ("warn", "confirm", "block"):
+        raise _fail(key, "warn, confirm or block", value)
+    return value.strip().lower()
+
+
 def _email(key: str, value: object) -> str | None:
     if value is None:
         return None
@@ -172,6 +189,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("school_hours.days", "school_days", _weekdays, "the school's working days"),
     Setting("reply_within_hours", "reply_within_hours", _positive,
             "working hours a family is told a reply takes"),
+    Setting("nation", "nation", _nation,
+            "whose bank holidays close the school: england, wales, scotland, "
+            "northern_ireland or none"),
     Setting("escalate_after_hours", "escalate_after_hours", _positive,
             "working hours before an unanswered reply goes to cover"),
     Setting("escalation_lead", "escalation_lead", _email,
@@ -180,6 +200,8 @@ SETTINGS: tuple[Setting, ...] = (
             "days without an answer before the ladder's next step"),
     Setting("ladder_tries", "ladder_tries", _whole(0, 10),
             "re-tries before a person is asked to phone or visit"),
+    Setting("jargon", "jargon", _jargon,
+            "what jargon in a message does: warn, confirm (the author says yes) or block"),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 NESTED = "school_hours"  # the one JSON object holding settings: school_hours.start, ...

@@ -1,5 +1,6 @@
-"""When a non-urgent message may reach a family: daytime, weekdays, not in holidays,
-all in the guardian's own time zone (the school's when they have none). Pure functions.
+"""When a non-urgent message may reach a family: daytime, weekdays, not in holidays (the
+school's holiday table and its nation's bank holidays), all in the guardian's own time
+zone (the school's when they have none). Pure functions.
 
 Local times are built with zoneinfo, so windows follow daylight-saving changes: the
 window opens at 08:00 local on the Monday after the clocks change, whatever that is in UTC.
@@ -13,6 +14,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scheduler.policy import SchoolPolicy
+from scheduler.school_hours import bank_holiday
 
 Holidays = Sequence[tuple[date, date]]  # inclusive (start, end) dates
 
@@ -32,7 +34,8 @@ def zone(name: str | None, fallback: str = "Europe/London") -> ZoneInfo:
 def _closed_day(day: date, policy: SchoolPolicy, holidays: Holidays) -> bool:
     if policy.quiet_weekends and day.weekday() >= 5:
         return True
-    return policy.quiet_holidays and any(a <= day <= b for a, b in holidays)
+    return policy.quiet_holidays and (bank_holiday(day, policy.nation)
+                                      or any(a <= day <= b for a, b in holidays))
 
 
 def is_open(at: datetime, tz: ZoneInfo, policy: SchoolPolicy, holidays: Holidays = ()) -> bool:

@@ -1,8 +1,10 @@
 """A reply nobody answered in time goes to the named cover, once.
 
-Time counts only in the school's working hours (school days, open hours, the school's
-zone, holidays from the holidays table): a reply at 16:00 on a Friday with a 4-hour
-limit escalates at 12:30 on Monday, never over the weekend. The school's policy
+Time counts only in the school's working hours, by the same calculation as the "reply
+by" time the family was promised (scheduler/school_hours.py: school days, open hours, the
+school's zone, the holidays table and the nation's bank holidays): a reply at 16:00 on a
+Friday with a 4-hour limit escalates at 12:30 on Monday, never over the weekend, and a
+reply in half-term waits for the first working day after it. The school's policy
 (scheduler/policy.py) sets `escalate_after_hours` and `escalation_lead`.
 
 Who gets it: the key worker's named cover; when the cover is missing, away, inactive
@@ -14,18 +16,18 @@ not a shared queue: the family still has one point of contact.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.follow_up.notify import notify_inbound
 from bot.store.audit import audit
-from bot.store.models import Holiday, InboundMessage, InboundStatus, School, Staff, Student
+from bot.store.models import InboundMessage, InboundStatus, School, Staff, Student
 from channels.base import Channel
 from scheduler.policy import DEFAULT, SchoolPolicy, parse_policy, school_policy
-from scheduler.school_hours import WorkingHours, working_hours
+from scheduler.school_hours import school_working_hours, working_deadline
 
 log = logging.getLogger(__name__)
 
@@ -35,33 +37,6 @@ BATCH = 500
 def escalate_after(policy: SchoolPolicy = DEFAULT) -> timedelta:
     """Working hours a reply may wait before it goes to cover (`escalate_after_hours`)."""
     return timedelta(hours=policy.escalate_after_hours)
-
-
-def closed_days(session: Session, school_id: int, since: date) -> Callable[[date], bool]:
-    """A test for 'the school is on holiday that day', from the holidays table."""
-    spans = session.execute(select(Holiday.starts_on, Holiday.ends_on).where(
-        Holiday.school_id == school_id, Holiday.ends_on >= since)).all()
-    return lambda day: any(start <= day <= end for start, end in spans)
-
-
-def working_deadline(start: datetime, span: timedelta, hours: WorkingHours,
-                     closed: Callable[[date], bool] = lambda day: False) -> datetime:
-    """The moment `span` of working time has passed after `start` (UTC in, UTC out)."""
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    cursor = start.astimezone(hours.zone).replace(tzinfo=None)
-    remaining = span
-    for _day in range(366 * 2):  # bounded: a policy with no working days cannot loop
-        if cursor.weekday() in hours.days and not closed(cursor.date()):
-            opens = datetime.combine(cursor.date(), hours.start)
-            closes = datetime.combine(cursor.date(), hours.end)
-            cursor = max(cursor, opens)
-            if cursor < closes:
-                if cursor + remaining <= closes:
-                    return (cursor + remaining).replace(tzinfo=hours.zone).astimezone(UTC)
-                remaining -= closes - cursor
-        cursor = datetime.combine(cursor.date() + timedelta(days=1), time(0))
-    raise ValueError("no working hours in the next two years")
 
 
 def _usable(staff: Staff | None, not_: int) -> bool:
@@ -108,10 +83,9 @@ def _escalate_one(session: Session, inbound_id: int, now: datetime) -> bool | No
     school = session.get(School, current.school_id)
     assert school is not None
     policy = school_policy(school)
-    hours = working_hours(policy, school.timezone)
     received = inbound.received_at
-    closed = closed_days(session, school.id, received.astimezone(hours.zone).date())
-    if now < working_deadline(received, escalate_after(policy), hours, closed):
+    hours = school_working_hours(school, received, session)
+    if now < working_deadline(received, escalate_after(policy), hours):
         return None
     student = session.get(Student, inbound.student_id) if inbound.student_id else None
     key_worker = student.key_worker if student is not None else None

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from babel.dates import format_datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -42,8 +41,8 @@ from bot.store.models import (
     utcnow,
 )
 from channels.base import InboundParsed
-from scheduler.school_hours import reply_by, working_hours
-from translations import catalog_language, translations_for
+from scheduler.school_hours import reply_by, school_working_hours
+from translations import catalog_language, dates, translations_for
 
 log = logging.getLogger(__name__)
 
@@ -275,10 +274,10 @@ def _ask_which_child(session: Session, inbound: InboundMessage, guardian: Guardi
 
 def expected_reply(school: School, guardian: Guardian, language: str,
                    received: datetime) -> str:
-    """'Monday 12:30': when an answer is due, in working hours, for the guardian to read."""
-    due = reply_by(received, working_hours(school.policy, school.timezone))
-    return format_datetime(due, "EEEE HH:mm", tzinfo=guardian_zone(guardian, school),
-                           locale=language.replace("-", "_"))
+    """'Monday 7 December, 12:30': when an answer is due, in working days and hours (holidays
+    and bank holidays skipped), for the guardian to read in their locale's own date form."""
+    due = reply_by(received, school_working_hours(school, received))
+    return dates.format_when(due, language, guardian_zone(guardian, school))
 
 
 def _acknowledge(session: Session, inbound: InboundMessage, guardian: Guardian,

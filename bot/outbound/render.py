@@ -8,11 +8,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
 
 from bot.outbound.kinds import FrameInput, kind_spec
 from bot.store.models import Guardian, Message, School
-from translations import catalog_language, translations_for
+from translations import catalog_language, dates, translations_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +30,7 @@ def guardian_zone(guardian: Guardian, school: School) -> ZoneInfo:
 
 def format_when(when: datetime, guardian: Guardian, school: School, language: str) -> str:
     """A date and time written for the guardian's locale and time zone."""
-    return format_datetime(when, "EEEE d MMMM, HH:mm", tzinfo=guardian_zone(guardian, school),
-                           locale=language.replace("-", "_"))
+    return dates.format_when(when, language, guardian_zone(guardian, school))
 
 
 def target_language(guardian: Guardian) -> str:

@@ -94,12 +94,13 @@ def settle_memory() -> None:
 
 
 def _load_languages(ctx: Context) -> None:
-    from babel.dates import format_datetime
+    from datetime import UTC
+
     from sqlalchemy import select
 
     from bot.store import reading
     from bot.store.models import School, utcnow
-    from translations import catalog_language, translations_for
+    from translations import catalog_language, dates, translations_for
 
     with reading(ctx.factory) as session:
         languages = {"en"}
@@ -108,4 +109,4 @@ def _load_languages(ctx: Context) -> None:
     for language in sorted(languages):
         code = catalog_language(language)
         translations_for(code)  # the catalog, parsed once and kept
-        format_datetime(utcnow(), "EEEE HH:mm", locale=code.replace("-", "_"))
+        dates.format_when(utcnow(), code, UTC)  # the locale's date data, loaded once

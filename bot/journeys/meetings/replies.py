@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,7 +39,7 @@ from bot.store.models import (
     Student,
     utcnow,
 )
-from translations import catalog_language, translations_for
+from translations import catalog_language, dates, translations_for
 
 if TYPE_CHECKING:
     from bot.outbound.claimed import Claimed
@@ -261,9 +260,7 @@ def rsvp_summary(session: Session, message_id: int) -> list[dict[str, Any]]:
             "kind": response.kind if response is not None else None,
             "slot": slot,
             "time": chosen.isoformat() if chosen else None,
-            "when": format_datetime(chosen, "EEEE d MMMM, HH:mm", tzinfo=zone,
-                                    locale=school.staff_language.replace("-", "_"))
-            if chosen else None,
+            "when": dates.format_when(chosen, school.staff_language, zone) if chosen else None,
             "inbound_id": response.inbound_id if response is not None else None,
             "answered_at": response.created_at.isoformat() if response is not None else None,
         })

@@ -96,7 +96,8 @@ def test_parent_of_two_children_reply_attaches_to_latest_message(ctx: Context) -
 
 
 def test_acknowledgement_says_when_to_expect_an_answer_in_working_hours(ctx: Context) -> None:
-    """Friday 18:00, 4 working hours: the answer is due by Monday 12:30, in their language."""
+    """Friday 18:00, 4 working hours: the answer is due by Monday 12:30, in their language,
+    with the date written as their locale writes it."""
     from datetime import UTC, datetime
 
     from bot.store.models import Guardian, School
@@ -112,7 +113,7 @@ def test_acknowledgement_says_when_to_expect_an_answer_in_working_hours(ctx: Con
     with ctx.factory() as s:
         ack = s.scalars(select(Delivery)).one()
         assert ack.rendered_text == ("Thank you, we have your message. Ms Key will read it "
-                                     "and reply by Monday 12:30.")
+                                     "and reply by Monday 23 November, 12:30.")
         guardian = s.get(Guardian, ids["guardian"])
     with ctx.factory() as s, s.begin():
         guardian = s.get(Guardian, ids["guardian"])
@@ -121,4 +122,4 @@ def test_acknowledgement_says_when_to_expect_an_answer_in_working_hours(ctx: Con
                   now=friday_evening)
     with ctx.factory() as s:
         text = s.scalars(select(Delivery).order_by(Delivery.id.desc())).first().rendered_text
-        assert text.startswith("Dziękujemy") and "poniedziałek 13:30" in text
+        assert text.startswith("Dziękujemy") and "poniedziałek, 23 listopada 13:30" in text

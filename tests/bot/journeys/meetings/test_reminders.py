@@ -9,7 +9,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from babel.dates import format_datetime
 from sqlalchemy import select
 
 from bot.journeys.meetings.invitation import queue_invitation
@@ -19,6 +18,7 @@ from bot.runtime.context import Context
 from bot.store.models import Delivery, MeetingResponse, Message, MessageKind, utcnow
 from tests import factories as f
 from tests.standins.libretranslate import LibreTranslateStandIn
+from translations import dates
 from translations.machine import LibreTranslate
 
 LONDON = ZoneInfo("Europe/London")
@@ -84,7 +84,7 @@ def test_the_day_before_only_the_guardian_who_chose_a_time_is_reminded_once(
     assert row.guardian_id == ids["guardians"][0]  # type: ignore[index]
     asyncio.run(TranslationStep(ctx.factory, LibreTranslate(lt.url)).run())
     [row] = _reminders(ctx)
-    when = format_datetime(OPTIONS[1], "EEEE d MMMM, HH:mm", tzinfo=LONDON, locale="pl")
+    when = dates.format_when(OPTIONS[1], "pl", LONDON)
     assert "Przypominamy, że jutro spotykamy się" in row.rendered_text
     assert f"Kiedy: {when}" in row.rendered_text
     assert "Gdzie: <pl> Room 4" in row.rendered_text
@@ -110,8 +110,7 @@ def test_each_guardian_is_reminded_by_their_own_calendar(ctx: Context) -> None:
     assert queue_due_reminders(ctx.factory, set(ctx.channels), evening) == 1
     [tokyo] = _reminders(ctx)
     assert tokyo.guardian_id == ids["guardians"][0]  # type: ignore[index]
-    tokyo_time = format_datetime(OPTIONS[1], "EEEE d MMMM, HH:mm",
-                                 tzinfo=ZoneInfo("Asia/Tokyo"), locale="en")
+    tokyo_time = dates.format_when(OPTIONS[1], "en", ZoneInfo("Asia/Tokyo"))
     assert f"When: {tokyo_time}" in tokyo.rendered_text
     assert tokyo_time.endswith(OPTIONS[1].astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M"))
     assert queue_due_reminders(ctx.factory, set(ctx.channels), at(BEFORE, 8)) == 1

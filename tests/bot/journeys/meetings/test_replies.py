@@ -12,7 +12,6 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
-from babel.dates import format_datetime
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 from sqlalchemy import select, update
@@ -42,6 +41,7 @@ from tests import factories as f
 from tests.conftest import make_settings
 from tests.recording_channel import RecordingChannel
 from tests.standins.twilio import TwilioStandin, twilio_settings
+from translations import dates
 
 ALL = {"sms", "email", "telegram"}
 PHONE = "+447700900456"
@@ -97,7 +97,7 @@ def _details_out(ctx: Context, invitation: int) -> list[dict[str, object]]:
 
 
 def _polish(when: datetime) -> str:
-    return format_datetime(when, "EEEE d MMMM, HH:mm", tzinfo=LONDON, locale="pl")
+    return dates.format_when(when, "pl", LONDON)
 
 
 # -- through the real Twilio webhook -------------------------------------------------------
@@ -229,7 +229,7 @@ def test_email_reply_to_the_invitation_is_answered_by_email(ctx: Context) -> Non
         assert [(r.kind, r.slot) for r in s.scalars(select(MeetingResponse))] == [("slot", 1)]
     (confirmation,) = _replies_out(ctx, ids["message"])
     assert (confirmation.channel, confirmation.address) == ("email", address)
-    assert confirmation.rendered_text.startswith("Thank you, we will see you on Tuesday 5 March")
+    assert confirmation.rendered_text.startswith("Thank you, we will see you on Tuesday 5 March, ")
 
 
 # -- calendar files on email -------------------------------------------------------------
