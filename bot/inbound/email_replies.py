@@ -156,7 +156,8 @@ def route_stored(factory: sessionmaker[Session], inbound_id: int, raw: bytes,
         return _settle(factory, inbound_id, InboundStatus.UNMATCHED, None, "inbound_unmatched",
                        reason=why, cites_delivery=delivery_id)
     return inbox.process(factory, inbound_id, available, now, delivery_id=delivery_id,
-                         guardian_id=guardian_id)
+                         guardian_id=guardian_id,
+                         answer=not parsed.extra.get("no_auto_answer"))
 
 
 def handle_raw(factory: sessionmaker[Session], raw: bytes, available: Collection[str],

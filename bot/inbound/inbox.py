@@ -99,13 +99,14 @@ def responsible_staff(student: Student | None) -> Staff | None:
 
 def process(factory: sessionmaker[Session], inbound_id: int, available: Collection[str],
             now: datetime | None = None, delivery_id: int | None = None,
-            guardian_id: int | None = None) -> InboundMessage:
+            guardian_id: int | None = None, answer: bool = True) -> InboundMessage:
     """Identify the sender, route to a person and acknowledge, in one transaction.
 
     `delivery_id` names the delivery the message answers when the channel already matched
     it (an email reply token or Message-ID of ours), and `guardian_id` the guardian of that
     family the channel proved sent it (the second parent answering the first's message is
     credited as themself): the delivery's child is used, the acknowledgement goes to them.
+    `answer=False` (the sender asked for no automatic answers) routes it without one.
     """
     with factory() as session, session.begin():
         inbound = session.get(InboundMessage, inbound_id, with_for_update=True)
@@ -153,7 +154,8 @@ def process(factory: sessionmaker[Session], inbound_id: int, available: Collecti
             # CALL: the key worker phones back; nobody else needs to hear why.
             audit(session, "system", "call_requested", "inbound", inbound.id,
                   staff_id=staff.id if staff else None)
-            _confirm_call(session, inbound, guardian, student, staff, available, now)
+            if answer:
+                _confirm_call(session, inbound, guardian, student, staff, available, now)
             log.info("inbound %s: call requested, staff %s", inbound.id,
                      staff.id if staff else None)
             return inbound
@@ -167,6 +169,8 @@ def process(factory: sessionmaker[Session], inbound_id: int, available: Collecti
             inbound.routed_to_id = owner.id if owner else inbound.routed_to_id
         if claim is not None and claim.answered:
             pass  # the journey answered the family itself (a meeting time confirmed)
+        elif not answer:
+            audit(session, "system", "acknowledgement_suppressed", "inbound", inbound.id)
         elif ask:
             _ask_which_child(session, inbound, guardian, ask, available, now)
         else:
