@@ -109,3 +109,49 @@ def test_a_policy_without_working_days_is_an_error() -> None:
     hours = WorkingHours(zone=ZoneInfo(LONDON), days=frozenset())
     with pytest.raises(ValueError):
         reply_by(datetime(2026, 11, 23, 10, 0, tzinfo=UTC), hours)
+
+
+# -- closed days: the holiday table and the nation's bank holidays --------------------------
+def test_bank_holidays_are_the_nations_own() -> None:
+    from datetime import date
+
+    from scheduler.school_hours import bank_holiday
+
+    assert bank_holiday(date(2026, 12, 25), "england")
+    assert bank_holiday(date(2026, 12, 28), "wales")  # Boxing Day observed on Monday
+    assert bank_holiday(date(2026, 11, 30), "scotland")  # Saint Andrew's Day
+    assert not bank_holiday(date(2026, 11, 30), "england")
+    assert bank_holiday(date(2026, 3, 17), "northern_ireland")  # Saint Patrick's Day
+    assert not bank_holiday(date(2026, 3, 17), "scotland")
+    assert not bank_holiday(date(2026, 12, 25), "none")
+
+
+def test_christmas_eve_reply_skips_the_bank_holidays() -> None:
+    hours = working_hours({"reply_within_hours": 4}, LONDON)
+    due = _local(reply_by(datetime(2026, 12, 24, 15, 0, tzinfo=UTC), hours))
+    assert due == datetime(2026, 12, 29, 11, 30, tzinfo=ZoneInfo(LONDON))
+
+
+def test_a_holiday_span_closes_every_day_in_it() -> None:
+    from datetime import date
+
+    hours = working_hours({"reply_within_hours": 4}, LONDON,
+                          [(date(2026, 10, 26), date(2026, 10, 30))])
+    friday = datetime(2026, 10, 23, 14, 0, tzinfo=UTC)  # 15:00 in London (summer time)
+    assert _local(reply_by(friday, hours)) == datetime(2026, 11, 2, 11, 30,
+                                                       tzinfo=ZoneInfo(LONDON))
+
+
+def test_the_nation_is_a_checked_policy_setting() -> None:
+    assert working_hours({"nation": "scotland"}, LONDON).nation == "scotland"
+    assert working_hours({}, LONDON).nation == "england"
+    with pytest.raises(PolicyError, match="nation"):
+        working_hours({"nation": "narnia"}, LONDON)
+
+
+def test_a_school_closed_for_good_is_refused_not_looped() -> None:
+    from datetime import date
+
+    hours = working_hours({}, LONDON, [(date(2026, 1, 1), date(2030, 1, 1))])
+    with pytest.raises(ValueError, match="no working hours"):
+        reply_by(datetime(2026, 11, 23, 10, 0, tzinfo=UTC), hours)

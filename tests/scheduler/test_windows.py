@@ -69,6 +69,16 @@ def test_holidays_are_quiet_all_day_and_the_window_opens_after_them() -> None:
                    parse_policy({"quiet_holidays": False}), christmas)
 
 
+def test_bank_holidays_are_quiet_without_a_holiday_table() -> None:
+    """Easter Monday 2027 is a bank holiday in England: nothing non-urgent goes that day."""
+    easter_monday = london(2027, 3, 29, 11, 0)
+    assert not is_open(easter_monday, LONDON, DEFAULT)
+    assert next_open(easter_monday, LONDON, DEFAULT) == london(2027, 3, 30, 8, 0)
+    assert is_open(london(2026, 11, 30, 11, 0), LONDON, DEFAULT)  # not in England ...
+    assert not is_open(london(2026, 11, 30, 11, 0), LONDON,
+                       parse_policy({"nation": "scotland"}))  # ... but in Scotland
+
+
 def test_deferred_sends_spread_over_the_first_hour_deterministically() -> None:
     night = london(2026, 11, 18, 22, 0)
     times = [deferred_until(night, LONDON, DEFAULT, (), key) for key in range(1, 201)]
