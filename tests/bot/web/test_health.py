@@ -26,7 +26,7 @@ from tests import factories as f
 from tests.clocks import FakeClock
 
 ROOT = Path(__file__).resolve().parents[3]
-TOKEN = "metrics-token-for-tests-0123456789"  # noqa: S105 - a test value
+TOKEN = "metrics-token-for-tests-0123456789"  # a test value
 
 
 @pytest.fixture
