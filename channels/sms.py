@@ -17,10 +17,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from channels.base import (
     Channel,
@@ -37,6 +38,7 @@ from channels.base import (
 from channels.segments import segments
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # twilio's HTTP client logs each request (URL, headers) at INFO: keep that out of INFO logs.
 logging.getLogger(f"{__name__}.http").setLevel(logging.WARNING)
 
@@ -291,6 +293,15 @@ class TwilioSmsChannel(Channel):
         self.client.edge = None
         self.client.region = None
         self.client.api.base_url = self.base_url
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def _in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        """Run a blocking twilio call in this channel's own threads (one per call in
+        flight), so slow answers never take the threads the database work runs in."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.max_in_flight + 2,
+                                            thread_name_prefix="twilio")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
 
     # -- sending ---------------------------------------------------------------------------
     async def _send(self, message: OutgoingMessage) -> DeliveryResult:
@@ -301,7 +312,7 @@ class TwilioSmsChannel(Channel):
             params["from_"] = self.settings.from_number
         if self.status_callback:
             params["status_callback"] = self.status_callback
-        sid = await asyncio.to_thread(self._create, params)
+        sid = await self._in_thread(self._create, params)
         return DeliveryResult(DeliveryOutcome.SENT, provider_id=sid,
                               segments=segments(message.text))
 
@@ -346,7 +357,7 @@ class TwilioSmsChannel(Channel):
         it was created no earlier than the attempt (less a minute for clock skew). SIDs in
         `exclude` are other deliveries' (the same text to the same number, sent for real).
         """
-        return await asyncio.to_thread(self._find, message, since, exclude)
+        return await self._in_thread(self._find, message, since, exclude)
 
     def _find(self, message: OutgoingMessage, since: datetime,
               exclude: frozenset[str]) -> str | None:
@@ -415,3 +426,6 @@ class TwilioSmsChannel(Channel):
         """Close the pooled HTTP connections."""
         if self._http.session is not None:
             self._http.session.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None

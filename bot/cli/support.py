@@ -174,6 +174,10 @@ def review(ctx: Context, resend: int | None, mark_sent: int | None,
                 raise InvalidInputError(f"delivery {target} is not waiting for review")
             row.status = status
             row.next_attempt_at = utcnow()
+            row.claimed_by = None
+            # a person has decided: the unknown hand-over is settled, so a resend goes now
+            # (not after another question to the provider)
+            row.handed_at = None if status == DeliveryStatus.QUEUED else row.handed_at
             if status == DeliveryStatus.SENT:
                 row.sent_at = utcnow()
                 s.flush()

@@ -20,7 +20,7 @@ import sys
 log = logging.getLogger(__name__)
 
 RESTART_SECONDS = 5.0
-GRACE_SECONDS = 15.0
+GRACE_SECONDS = 25.0  # the worker's grace (10 s) plus a last call's client timeout (10 s)
 
 
 def command(parent: int) -> list[str]:

@@ -375,3 +375,23 @@ def test_twilio_list_pages_are_followed(twilio: TwilioStandin) -> None:
     assert asyncio.run(channel.find_sent(
         OutgoingMessage(PHONE, "The one we look for", "k"), since)) == first.provider_id
     assert len(twilio.list_requests()) == 2
+
+
+def test_a_person_who_chooses_resend_in_review_gets_it_sent_once(
+        sms_ctx: Context, twilio: TwilioStandin) -> None:
+    from bot.cli.support import review
+
+    delivery_id = _queue(sms_ctx)
+    twilio.fail_next(Fault.slow(2.0))
+    twilio.fail_lookups(*[Fault.http(500)] * 20)
+    asyncio.run(_worker(sms_ctx, twilio, timeout=0.3).run_batch())
+    for hours in range(1, 12):
+        asyncio.run(_worker(sms_ctx, twilio, later=timedelta(hours=hours)).run_batch())
+    assert [r["id"] for r in review(sms_ctx, None, None)] == [delivery_id]
+    asked = len(twilio.list_requests())
+    review(sms_ctx, resend=delivery_id, mark_sent=None)  # the office checked: it never came
+    asyncio.run(_worker(sms_ctx, twilio, later=timedelta(hours=13)).run(until_empty=True))
+    [row] = _deliveries(sms_ctx)
+    assert row.status == DeliveryStatus.SENT and len(twilio.messages) == 1
+    assert len(twilio.list_requests()) == asked  # sent as the person decided, not asked again
+    assert review(sms_ctx, None, None) == []

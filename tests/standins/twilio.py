@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import sys
 import threading
 import time
 import uuid
@@ -102,6 +104,7 @@ class TwilioStandin:
     def __post_init__(self) -> None:
         self._faults: deque[Fault] = deque()
         self._lookup_faults: deque[Fault] = deque()
+        self._random: tuple[float, tuple[Fault, ...], float, random.Random] | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -122,7 +125,7 @@ class TwilioStandin:
     def start(self) -> None:
         """Listen on 127.0.0.1 on a free port, serving from a daemon thread."""
         handler = _handler_for(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="twilio-standin", daemon=True)
@@ -150,6 +153,13 @@ class TwilioStandin:
         with self._lock:
             self._faults.extend(faults)
 
+    def fail_at_random(self, rate: float, faults: tuple[Fault, ...], lookup_rate: float = 0.0,
+                       seed: int = 0) -> None:
+        """From now on, each create request fails with probability `rate` (a fault picked
+        from `faults`), and each list request with `lookup_rate` (HTTP 500); queued faults
+        (`fail_next`) come first."""
+        self._random = (rate, faults, lookup_rate, random.Random(seed))
+
     def fail_lookups(self, *faults: Fault) -> None:
         """Answer the next Messages list requests (GET) with these faults, in order."""
         with self._lock:
@@ -157,11 +167,21 @@ class TwilioStandin:
 
     def _next_fault(self) -> Fault | None:
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            if self._faults:
+                return self._faults.popleft()
+            if self._random is not None:
+                rate, faults, _, rng = self._random
+                if rng.random() < rate:
+                    return rng.choice(faults)
+            return None
 
     def _next_lookup_fault(self) -> Fault | None:
         with self._lock:
-            return self._lookup_faults.popleft() if self._lookup_faults else None
+            if self._lookup_faults:
+                return self._lookup_faults.popleft()
+            if self._random is not None and self._random[3].random() < self._random[2]:
+                return Fault.http(500)
+            return None
 
     # -- what happened -----------------------------------------------------------------------
     def sent_to(self, number: str) -> list[dict[str, Any]]:
@@ -345,6 +365,14 @@ def _sid(prefix: str) -> str:
 def _error(code: int, status: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message, "status": status,
             "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that went away mid-request (killed, timed out) is not an error here."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
