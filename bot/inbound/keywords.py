@@ -1,18 +1,21 @@
-"""STOP, START and HELP sent as a whole message, on any channel.
+"""STOP, START and HELP sent as a whole message, on any channel, in every supported language.
 
-A one-word message such as "Stop." opts the guardian out of the channel it came on, with
-exactly one confirmation sent on that same channel; START (and YES, UNSTOP) opts back in;
-HELP (and INFO) answers with the school's name and the key worker's. The inbound message
-stays in the contact log, marked 'handled', and is not routed to staff as a reply.
+A one-word message such as "Stop." (or "BAJA", "СТОП", "توقف", "退订") opts the guardian
+out of the channel it came on, with exactly one confirmation sent on that same channel;
+START (and YES, UNSTOP) opts back in; HELP (and INFO) answers with the school's name and
+the key worker's. The inbound message stays in the contact log, marked 'handled', and is
+not routed to staff as a reply.
 
-YES and START only count as keywords while the guardian is opted out of that channel:
-otherwise "Yes" is an answer (to an invitation, say) and goes to the key worker.
+YES and START (in any language: "TAK", "SÍ") only count as keywords while the guardian is
+opted out of that channel: otherwise "Yes" is an answer (to an invitation, say) and goes to
+the key worker. Confirmations are in the family's own language, from the catalog.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import unicodedata
 from collections.abc import Callable, Collection
 from datetime import datetime
 
@@ -49,29 +52,140 @@ class Keyword(enum.StrEnum):
     HELP = "help"
 
 
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
-                        "OPTOUT"})
-START_WORDS = frozenset({"START", "YES", "UNSTOP"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
+# The words families actually send, per language, as whole messages. Matching ignores case
+# and accents ("rezygnuje" is REZYGNUJĘ, "odhlasit" is ODHLÁSIT), except for the words in
+# EXACT: there the accents carry the meaning (Vietnamese "đúng", yes/right, loses its marks
+# to "dung", which is also DỪNG without them), so only the accented form counts.
+# Words that are also answers ("no", "nie", "não", "нет", "ні", "ne", "لا") are never here:
+# saying no to an invitation must not opt anyone out.
+STOP_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
+    "en": ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"),
+    "ar": ("توقف", "إيقاف", "أوقف", "الغاء", "إلغاء", "إلغاء الاشتراك", "ستوب"),
+    "bn": ("বন্ধ", "বন্ধ করুন", "বাতিল"),
+    "cs": ("ODHLÁSIT", "ODHLÁSIT SE", "ZRUŠIT", "KONEC"),
+    "es": ("BAJA", "PARAR", "ALTO", "CANCELAR", "DETENER", "DAR DE BAJA"),
+    "lt": ("STABDYTI", "SUSTABDYTI", "ATSISAKYTI", "ATŠAUKTI"),
+    "pa": ("ਬੰਦ", "ਬੰਦ ਕਰੋ", "ਰੋਕੋ"),
+    "pl": ("REZYGNUJĘ", "REZYGNACJA", "WYPISZ", "WYPISZ MNIE", "ZATRZYMAJ"),
+    "pt": ("PARAR", "SAIR", "CANCELAR", "DESCADASTRAR"),
+    "ro": ("DEZABONARE", "DEZABONEAZĂ", "OPRIRE", "OPREȘTE", "ANULARE"),
+    "sk": ("ODHLÁSIŤ", "ODHLÁSIŤ SA", "ZRUŠIŤ", "KONIEC"),
+    "so": ("JOOJI", "JOOJI FARIIMAHA", "KA BAX"),
+    "uk": ("СТОП", "ВІДПИСАТИСЯ", "ВІДПИСАТИСЬ", "ЗУПИНИТИ", "ПРИПИНИТИ", "ОТПИСАТЬСЯ"),
+    "ur": ("بند", "بند کریں", "بند کرو", "روکیں", "منسوخ"),
+    "vi": ("DỪNG", "NGỪNG", "HỦY", "HUỶ", "HỦY ĐĂNG KÝ", "HUỶ ĐĂNG KÝ"),
+    "zh_Hans": ("退订", "停止", "取消订阅", "TD"),
+}
+START_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
+    "en": ("START", "YES", "UNSTOP"),
+    "ar": ("ابدأ", "نعم", "اشتراك"),
+    "bn": ("শুরু", "হ্যাঁ"),
+    "cs": ("ZAČÍT", "ANO"),
+    "es": ("ALTA", "SÍ", "INICIAR", "COMENZAR"),
+    "lt": ("PRADĖTI", "TAIP"),
+    "pa": ("ਸ਼ੁਰੂ", "ਹਾਂ"),
+    "pl": ("TAK", "WZNÓW"),
+    "pt": ("SIM", "INICIAR", "VOLTAR"),
+    "ro": ("DA", "ABONARE", "PORNIRE"),
+    "sk": ("ZAČAŤ", "ÁNO"),
+    "so": ("BILOW", "HAA"),
+    "uk": ("СТАРТ", "ТАК", "ПОЧАТИ", "ДА"),
+    "ur": ("شروع", "ہاں", "جی ہاں"),
+    "vi": ("BẮT ĐẦU", "CÓ"),
+    "zh_Hans": ("开始", "是", "订阅"),
+}
+HELP_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
+    "en": ("HELP", "INFO"),
+    "ar": ("مساعدة",),
+    "bn": ("সাহায্য",),
+    "cs": ("POMOC", "NÁPOVĚDA"),
+    "es": ("AYUDA",),
+    "lt": ("PAGALBA",),
+    "pa": ("ਮਦਦ",),
+    "pl": ("POMOC",),
+    "pt": ("AJUDA",),
+    "ro": ("AJUTOR",),
+    "sk": ("POMOC",),
+    "so": ("CAAWIMAAD", "CAAWI"),
+    "uk": ("ДОПОМОГА", "ПОМОЩЬ"),
+    "ur": ("مدد",),
+    "vi": ("TRỢ GIÚP", "GIÚP"),
+    "zh_Hans": ("帮助",),
+}
+#: accents carry the meaning here: only the accented form is the keyword
+EXACT = frozenset({"DỪNG", "NGỪNG", "HỦY", "HUỶ", "CÓ", "GIÚP", "TRỢ GIÚP", "BẮT ĐẦU"})
+#: one-word answers in every supported language: never an opt-out, whatever the accents
+ANSWERS = frozenset({
+    "NO", "NIE", "NÃO", "NAO", "НЕТ", "НІ", "NE", "NU", "KHÔNG", "KHONG", "不", "不要", "لا",
+    "نہیں", "না", "ਨਹੀਂ", "MAYA", "OK", "OKAY", "ĐÚNG", "DUNG", "HUY", "VÂNG",
+})
+# Arabic-script letters written two ways (Arabic and Urdu keyboards), read as one
+_LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ـ": None,
+                          "ł": "l", "Ł": "l", "đ": "d", "Đ": "d"})
+
+
+def _exact(text: str) -> str:
+    """Case folded, Unicode composed, spaces collapsed: the form EXACT words are matched in."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def _folded(text: str) -> str:
+    """Case and accents ignored: Latin and Cyrillic diacritics, Arabic vowel marks."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
+    bare = "".join(c for c in decomposed
+                   if not ("\u0300" <= c <= "\u036f" or "\u064b" <= c <= "\u0670"
+                           or c in "\u0654\u0655"))
+    return " ".join(unicodedata.normalize("NFC", bare).casefold().split())
+
+
+def _vocabulary(words: dict[str, tuple[str, ...]]) -> tuple[frozenset[str], frozenset[str]]:
+    """(exact forms, folded forms) of one keyword's words in every language."""
+    exact = {_exact(w) for ws in words.values() for w in ws if w in EXACT}
+    folded = {_folded(w) for ws in words.values() for w in ws if w not in EXACT}
+    folded.update(_folded(w.replace(" ", "")) for ws in words.values() for w in ws
+                  if w not in EXACT and " " in w and w.isascii())  # "opt out", "KABAX"
+    return frozenset(exact), frozenset(folded)
+
+
+_ANSWER_FORMS = frozenset({_exact(a) for a in ANSWERS} | {_folded(a) for a in ANSWERS})
+_KEYWORDS: tuple[tuple[Keyword, tuple[frozenset[str], frozenset[str]]], ...] = (
+    (Keyword.STOP, _vocabulary(STOP_BY_LANGUAGE)),
+    (Keyword.START, _vocabulary(START_BY_LANGUAGE)),
+    (Keyword.HELP, _vocabulary(HELP_BY_LANGUAGE)),
+)
+STOP_WORDS = frozenset(w for ws in STOP_BY_LANGUAGE.values() for w in ws)
+START_WORDS = frozenset(w for ws in START_BY_LANGUAGE.values() for w in ws)
+HELP_WORDS = frozenset(w for ws in HELP_BY_LANGUAGE.values() for w in ws)
+_LONGEST = max(len(w.split()) for w in STOP_WORDS | START_WORDS | HELP_WORDS)
+
+
+def _wordy(char: str) -> bool:
+    """Letters, digits and the marks that are part of a letter (Bengali, Punjabi vowels)."""
+    return char.isalnum() or unicodedata.category(char).startswith("M")
 
 
 def keyword_of(text: str) -> Keyword | None:
-    """The keyword a message is, if it is exactly one word ("Stop." and " stop!" count)."""
+    """The keyword a whole message is, in any supported language ("Stop.", " baja!", "توقف",
+    "بند کریں"); a sentence that merely contains one is a message for a person."""
     start, end = 0, len(text)
-    while start < end and not text[start].isalnum():
+    while start < end and not _wordy(text[start]):
         start += 1
-    while end > start and not text[end - 1].isalnum():
+    while end > start and not _wordy(text[end - 1]):
         end -= 1
     core = text[start:end]
-    if not core or any(c.isspace() for c in core):
+    if not core or len(core.split()) > _LONGEST:
         return None  # "stop it please" is a message for a person
-    word = "".join(c for c in core if c.isalnum()).upper()  # "opt-out" reads as OPTOUT
-    if word in STOP_WORDS:
-        return Keyword.STOP
-    if word in START_WORDS:
-        return Keyword.START
-    if word in HELP_WORDS:
-        return Keyword.HELP
+    if " " not in " ".join(core.split()):
+        core = "".join(c for c in core if _wordy(c))  # "opt-out" reads as OPTOUT
+    exact, folded = _exact(core), _folded(core)
+    for keyword, (exact_forms, _folded_forms) in _KEYWORDS:
+        if exact in exact_forms:
+            return keyword  # "DỪNG" with its accents
+    if exact in _ANSWER_FORMS or folded in _ANSWER_FORMS:
+        return None  # "No" / "Nie" / "Đúng" answer a question; they never opt out
+    for keyword, (_exact_forms, folded_forms) in _KEYWORDS:
+        if folded in folded_forms:
+            return keyword
     return None
 
 
