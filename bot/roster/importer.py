@@ -1,13 +1,16 @@
 """Roster CSV import: one row per student-guardian pair, checked row by row.
 
 Good rows are written, bad rows are reported (spreadsheet row number, column, reason)
-and leave nothing behind. Rows are checked in Python first; the good ones are written a
-batch to a SAVEPOINT, and a batch the database refuses is rolled back and written again
-one SAVEPOINT per row, so a refusal costs only its own row. Importing the same file
-again changes nothing. Nothing personal is logged at INFO or above.
+and leave nothing behind. The file is read as it is imported, a chunk of rows to a
+transaction: the chunk's students, guardians and links are fetched, its rows are checked
+in Python, the good ones are written a batch to a SAVEPOINT, and a batch the database
+refuses is rolled back and written again one SAVEPOINT per row, so a refusal costs only
+its own row. Importing the same file again changes nothing. Nothing personal is logged
+at INFO or above.
 
-This module holds the import itself (staging, savepoints, the report); checking
-values is in `bot.roster.values`, reading the CSV file in `bot.roster.file`.
+This module holds the import itself (staging, savepoints); checking values is in
+`bot.roster.values`, reading the CSV file in `bot.roster.file`, what earlier rows said in
+`bot.roster.seen`, the report in `bot.roster.report`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.errors import NotFoundError
 from bot.roster.file import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RosterFile, Row
+from bot.roster.report import ImportReport
 from bot.roster.seen import Said, SeenRows, keys_of
 from bot.roster.values import (
     CHANNEL_COLUMNS,
@@ -59,31 +63,6 @@ log = logging.getLogger(__name__)
 BATCH_ROWS = 500
 CHUNK_ROWS = 5000  # rows per committed transaction; a multiple of BATCH_ROWS
 ROW = "(row)"  # the column named when a problem is with the row as a whole
-
-
-@dataclass
-class ImportReport:
-    """What an import did: counts, bad rows (not written) and warnings (written)."""
-
-    created_students: int = 0
-    updated_students: int = 0
-    created_guardians: int = 0
-    updated_guardians: int = 0
-    created_staff: int = 0
-    unchanged_rows: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    warnings: list[RowError] = field(default_factory=list)
-    rows_total: int = 0
-
-    @property
-    def rows_failed(self) -> int:
-        """How many rows were not imported."""
-        return len({e.row for e in self.errors})
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for `--json`."""
-        return {**asdict(self), "rows_failed": self.rows_failed}
-
 
 
 # -- writing ---------------------------------------------------------------------------
