@@ -1,6 +1,7 @@
-"""`schoolgate worker` stopped with SIGTERM or Ctrl-C: calls in flight finish, the rest go
-back to the queue, exit 0 with one line (issue 14, finding 7: exit 143, 50 rows left
-'sending'). A real process sending to the Twilio stand-in through the real client."""
+"""`schoolgate worker` and `schoolgate background` stopped with SIGTERM or Ctrl-C: calls in
+flight finish, the rest go back to the queue, exit 0 with one line (issue 14, finding 7:
+exit 143, 50 rows left 'sending'). A real process sending to the Twilio stand-in through
+the real client."""
 
 from __future__ import annotations
 
@@ -26,17 +27,19 @@ GUARD_SECONDS = 60.0  # a hang guard, not a timing assertion
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.parametrize(("command", "said"), [("worker", "given back unsent"),
+                                               ("background", "background work stopped")])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_stops_the_worker_cleanly(db_url: str, tmp_path: Path,
-                                         sig: signal.Signals) -> None:
+def test_signal_stops_the_worker_cleanly(db_url: str, tmp_path: Path, sig: signal.Signals,
+                                         command: str, said: str) -> None:
     keys = seed_outbox(db_url, 60)
     with TwilioStandin.running(latency=0.3) as twilio:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "SCHOOLGATE_DATABASE_URL": db_url,
                "SCHOOLGATE_OUTBOX_DIR": str(tmp_path / "outbox"),
                "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                "TWILIO_FROM_NUMBER": FROM_NUMBER, "TWILIO_API_BASE_URL": twilio.url,
-               "TWILIO_RATE_PER_SECOND": "1000"}
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=env,
+               "TWILIO_RATE_PER_SECOND": "1000", "SCHOOLGATE_SCHEDULER_ENABLED": "false"}
+        proc = subprocess.Popen([sys.executable, "-m", "bot", command], env=env,
                                 cwd=tmp_path, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + GUARD_SECONDS
@@ -49,7 +52,7 @@ def test_signal_stops_the_worker_cleanly(db_url: str, tmp_path: Path,
         created = Counter(m["to"] for m in twilio.messages)
 
     assert proc.returncode == 0, err
-    assert "worker stopped" in out and "given back unsent" in out
+    assert said in out
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
