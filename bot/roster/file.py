@@ -115,8 +115,3 @@ class RosterFile:
                     problem = (f"has {len(values)} cells but the header has {width}; "
                                "a value containing a comma needs quotes")
                 yield number, cells, problem
-
-
-def read_rows(path: Path) -> list[Row]:
-    """Every row of a small roster file at once (tests and tools; the import streams)."""
-    return list(RosterFile(path).rows())
