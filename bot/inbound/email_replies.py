@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.inbound import inbox
-from bot.inbound.quoted import strip_quoted
+from bot.inbound.quoted import addressed_to, strip_quoted
 from bot.inbound.raw_text import ESCAPED_RAW, raw_of
 from bot.outbound.status import apply_status
 from bot.store.audit import audit
@@ -126,7 +126,7 @@ def store_raw(factory: sessionmaker[Session], raw: bytes,
         _settle(factory, inbound_id, InboundStatus.UNMATCHED, None, "inbound_unmatched")
         return inbound_id, is_new
     report = _report(raw)
-    shown = strip_quoted(parsed.text) if report is None else _summary(report)
+    shown = strip_quoted(parsed.text, addressed_to(raw)) if report is None else _summary(report)
     return inbox.store(factory, replace(parsed, text=shown), now)
 
 
