@@ -141,7 +141,11 @@ def _start(factory: sessionmaker[Session], inbound_id: int, parsed: InboundParse
             inbound.guardian_id = guardian.id
             queue_linked_welcome(session, guardian, available, now)
             return _Answer("linked")
-        language = guardian.language if guardian is not None else sender_language
+        # Only this same chat (ALREADY) is proven to be the guardian's; a used, expired or
+        # unknown link may be opened by anyone, so the answer is in the sender's own
+        # language (Telegram's language_code), never revealing the family's.
+        language = guardian.language if result.outcome is LinkOutcome.ALREADY \
+            and guardian is not None else sender_language
         log.info("telegram /start refused: %s", result.outcome.value)
         return _Answer("not_linked", explain(result.outcome, language, school), language)
 

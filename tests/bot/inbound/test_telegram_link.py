@@ -211,6 +211,35 @@ def test_a_used_code_cannot_bind_a_second_chat(tg: Context, standin: st.Telegram
     assert "already been used" in standin.texts_to(other)[0]
 
 
+def test_a_used_link_is_refused_in_the_senders_language_not_the_familys(
+        tg: Context, standin: st.TelegramStandIn) -> None:
+    """A Polish family's link, opened again from someone else's Ukrainian Telegram: the
+    refusal is in Ukrainian, and says nothing of the family (not even their language)."""
+    ids = _family(tg, language="pl")
+    code = _link(tg, ids["guardian"])
+    _handle(tg, st.text_update(CHAT, f"/start {code}", language_code="pl"))
+    other = CHAT + 1
+    _handle(tg, st.text_update(other, f"/start {code}", language_code="uk"))
+    [refusal] = standin.texts_to(other)
+    assert refusal == explain(LinkOutcome.USED, "uk", _school_name(tg))
+    assert refusal != explain(LinkOutcome.USED, "pl", _school_name(tg))
+    assert refusal != explain(LinkOutcome.USED, "en", _school_name(tg))
+
+
+def test_an_unknown_or_expired_link_is_answered_in_the_senders_language(
+        tg: Context, standin: st.TelegramStandIn) -> None:
+    ids = _family(tg, language="pl")
+    _handle(tg, st.text_update(CHAT, "/start not-a-real-code", language_code="es"))
+    assert standin.texts_to(CHAT) == [explain(LinkOutcome.UNKNOWN, "es", _school_name(tg))]
+    code = _link(tg, ids["guardian"], ttl=timedelta(hours=2),
+                 now=utcnow() - timedelta(hours=3))
+    _handle(tg, st.text_update(CHAT + 2, f"/start {code}", language_code="pt-br"))
+    assert standin.texts_to(CHAT + 2) == [
+        explain(LinkOutcome.EXPIRED, "pt", _school_name(tg))]
+    assert standin.texts_to(CHAT + 2)[0] != explain(LinkOutcome.EXPIRED, "pl",
+                                                    _school_name(tg))
+
+
 def test_the_same_chat_reusing_its_code_is_told_it_is_connected(
         tg: Context, standin: st.TelegramStandIn) -> None:
     ids = _family(tg)
