@@ -45,9 +45,20 @@ def print_json(data: Any) -> None:
 @app.callback()
 def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v",
                                                 help="Log progress (never personal data).")]
-          = False) -> None:
+          = False,
+          version: Annotated[bool, typer.Option(
+              "--version", help="Print the version and exit.", is_eager=True,
+              callback=lambda given: _print_version(given))] = False) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _print_version(given: bool) -> None:
+    if given:
+        from bot import __version__
+
+        out.print(f"schoolgate {__version__}", highlight=False)
+        raise typer.Exit()
 
 
 # -- database ----------------------------------------------------------------------------
@@ -704,6 +715,7 @@ def main() -> None:
 
 import bot.cli.backup  # noqa: E402  (backup, restore)
 import bot.cli.cadence  # noqa: E402  (scheduler, cadence, holidays, concern)
+import bot.cli.config_cmd  # noqa: E402  (config check)
 import bot.cli.follow_up  # noqa: E402  (tasks, notify, escalate, nudge, ladder)
 import bot.cli.journeys  # noqa: E402  (reminders, check-ins)
 import bot.cli.policy  # noqa: E402  (policy show, set, reset)
