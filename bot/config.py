@@ -196,7 +196,7 @@ class Settings(BaseSettings):
     # Google Cloud Translation: project id, location, and a service-account JSON key file
     translation_project: str | None = None
     translation_location: str = "global"
-    translation_credentials_file: Path | None = None
+    translation_credentials_file: str | None = None  # empty: none
     translation_retry_seconds: float = 300.0
     translation_give_up_hours: float = 4.0
     # the background process says it is alive this often; /readyz turns unready after 3 misses
@@ -225,6 +225,17 @@ class Settings(BaseSettings):
         if self.translation_backend in ("deepl", "microsoft") \
                 and is_placeholder(self.translation_api_key):
             problems.append("SCHOOLGATE_TRANSLATION_API_KEY is empty or a placeholder")
+        if self.translation_backend == "google":
+            if not self.translation_credentials_file \
+                    and is_placeholder(self.translation_api_key):
+                problems.append("Google Cloud Translation needs SCHOOLGATE_TRANSLATION_API_KEY "
+                                "or SCHOOLGATE_TRANSLATION_CREDENTIALS_FILE")
+            elif self.translation_credentials_file \
+                    and not Path(self.translation_credentials_file).is_file():
+                problems.append("SCHOOLGATE_TRANSLATION_CREDENTIALS_FILE is not a file")
+            if not self.translation_project and not self.translation_credentials_file:
+                problems.append("SCHOOLGATE_TRANSLATION_PROJECT must name your Google Cloud "
+                                "project")
         try:
             from zoneinfo import ZoneInfo
 

@@ -42,11 +42,15 @@ class LibreTranslateStandIn:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 status, payload = standin._answer(body)
-                self._json(status, payload)
+                wait = payload.pop("retry_after", None) if isinstance(payload, dict) else None
+                self._json(status, payload, {"Retry-After": wait} if wait else {})
 
-            def _json(self, status: int, payload: object) -> None:
+            def _json(self, status: int, payload: object,
+                      headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload, ensure_ascii=False).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -63,7 +67,8 @@ class LibreTranslateStandIn:
         return f"http://{host}:{port}"
 
     def fail_next(self, *faults: str) -> None:
-        """Queue faults: '500', '429', 'slow' (sleeps 5 s), 'drop-placeholders'."""
+        """Queue faults: '500', '429' or '429:<seconds>' (with Retry-After), 'slow' (sleeps
+        5 s), 'drop-placeholders'."""
         self.faults.extend(faults)
 
     def sent_text(self) -> str:
@@ -84,8 +89,9 @@ class LibreTranslateStandIn:
             return 403, {"error": "Invalid API key"}
         if fault == "500":
             return 500, {"error": "internal error"}
-        if fault == "429":
-            return 429, {"error": "Too many requests"}
+        if fault is not None and fault.startswith("429"):
+            wait = fault.partition(":")[2]
+            return 429, {"error": "Too many requests", **({"retry_after": wait} if wait else {})}
         if fault == "slow":
             time.sleep(5)
         q = body.get("q", "")
