@@ -23,6 +23,7 @@ from bot.errors import NotFoundError
 from bot.inbound.reply_handlers import ReplyClaim, register_reply_handler
 from bot.outbound.dispatch import dispatch
 from bot.outbound.kinds import FrameInput, KindSpec, register_kind
+from bot.outbound.pages import BASE_KEY
 from bot.store.audit import audit
 from bot.store.models import (
     ActionPoint,
@@ -136,7 +137,8 @@ def _send_one(session: Session, available: Collection[str], staff_language: str,
         source_language=(meeting.source_language if meeting else None)
         or staff_language,
         details={"check_in_id": check_in.id, "action_point_id": check_in.action_point_id,
-                 "meeting_message_id": check_in.meeting_message_id})
+                 "meeting_message_id": check_in.meeting_message_id,
+                 BASE_KEY: meeting.details.get(BASE_KEY) if meeting else None})
     session.add(message)
     rows = dispatch(session, message, available)
     check_in.status = SENT
@@ -246,12 +248,17 @@ def check_in_frame(f: FrameInput) -> tuple[str, str]:
     """How are things going since we met, the agreed action, and who will read the answer."""
     _ = translations_for(f.language).gettext
     subject = _("How are things going for {child}?").format(child=f.child)
-    lines = [_("Hello {name}, how are things going for {child} since we met?").format(
+    lines = [subject if f.short else _(
+        "Hello {name}, how are things going for {child} since we met?").format(
         name=f.guardian.first_name, child=f.child)]
     if f.body:
         lines.append(_("At the meeting we agreed: {action}").format(action=f.body))
-    lines.append(_("Just reply to this message in your own words. {staff} will read it.")
-                 .format(staff=f.author))
+    if f.short:
+        lines.append(_("Reply in your own words. {staff} will read it.").format(
+            staff=f.author))
+    else:
+        lines.append(_("Just reply to this message in your own words. {staff} will read it.")
+                     .format(staff=f.author))
     return subject, "\n".join(lines)
 
 

@@ -42,6 +42,20 @@ class FrameInput:
     body: str  # what staff wrote, translated when a translation exists
     free: Callable[[str], str]  # the translation of any other free-text part
 
+    @property
+    def short(self) -> bool:
+        """True for an SMS: only what the family needs to act; the link carries the rest."""
+        return self.channel == "sms"
+
+
+#: starts a line of a short (SMS) frame that may be left out when the text would not fit
+OPTIONAL = "\ue001"
+
+
+def optional(line: str) -> str:
+    """Mark a line of a short frame as one the SMS may do without (the page has it)."""
+    return OPTIONAL + line
+
 
 #: (subject, text) for one guardian
 Frame = Callable[[FrameInput], tuple[str, str]]

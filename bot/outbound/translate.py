@@ -5,8 +5,9 @@ free text is masked (names, numbers, emails, links), looked up in the cache, and
 missing is sent to the backend in one batched request per language pair, however
 many families read that language. If the backend fails, the rows wait and are retried;
 after the configured time the author is told (audit log and `schoolgate review`), and a
-person may send the message in the staff language with a note in the family's language.
-Without a backend, rows go out in the staff language with that note at once.
+person may send it untranslated. Without a backend, rows go out at once. Untranslated, the
+frame is still in the family's language (their catalog); only the staff's words stay in
+the staff language, marked "not translated" (no service) or "could not be translated".
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from bot.language.privacy import (
     school_names,
     unmask,
 )
-from bot.outbound.render import Rendered, free_text, render
+from bot.outbound.render import FAILED, Rendered, free_text, render
 from bot.store.audit import audit
 from bot.store.models import (
     Delivery,
@@ -252,14 +253,16 @@ class TranslationStep:
 
 
 def send_untranslated(session: Session, delivery_id: int, now: datetime | None = None) -> None:
-    """A person's choice: send in the staff language, with a note in the family's language."""
+    """A person's choice: send the staff's words untranslated, marked "could not be
+    translated", in the frame of the family's language."""
     row = session.get(Delivery, delivery_id, with_for_update=True)
     if row is None or row.status != DeliveryStatus.TRANSLATING:
         raise LookupError(f"delivery {delivery_id} is not waiting for translation")
     school = session.get(School, row.message.school_id)
     assert school is not None, "messages.school_id is a non-null foreign key"
     rendered = render(row.message, row.guardian, school, language=row.message.source_language,
-                      note_language=row.language, channel=row.channel)
+                      note_language=row.language, channel=row.channel,
+                      why_untranslated=FAILED)
     row.subject, row.rendered_text, row.language = rendered.subject, rendered.text, \
         rendered.language
     row.status = DeliveryStatus.QUEUED

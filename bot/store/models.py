@@ -449,7 +449,7 @@ class ActionPoint(Base):
 
 
 class PackLink(Base):
-    """A private, unguessable, expiring link to a prep pack in one family's language."""
+    """A private, unguessable, expiring link to one message (and prep pack) for one family."""
 
     __tablename__ = "pack_links"
 
@@ -458,6 +458,10 @@ class PackLink(Base):
     guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+    #: the whole message as this guardian reads it, behind the link in a short SMS
+    language: Mapped[str | None] = mapped_column(String(35))
+    subject: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
 
 
 class CheckIn(Base):

@@ -15,8 +15,8 @@ from sqlalchemy.orm import object_session
 
 from bot.journeys.meetings.prep_packs import DEFAULT_TYPE, SUMMARY, build_pack, pack_text
 from bot.journeys.meetings.replies import with_invitation_files
-from bot.outbound.kinds import FrameInput, KindSpec, register_kind
-from bot.outbound.render import format_when
+from bot.outbound.kinds import FrameInput, KindSpec, optional, register_kind
+from bot.outbound.render import PAGE, format_when, format_when_short
 from bot.store.models import (
     ChannelName,
     Guardian,
@@ -29,9 +29,27 @@ from translations import translations_for
 
 
 def invitation_frame(f: FrameInput) -> tuple[str, str]:
-    """Why, who, when (numbered options), where, how long, who may come, and the pack."""
+    """Why, who, when (numbered options), where, how long, who may come, and the pack.
+
+    On SMS: what, why, the numbered times to reply with, where and who it is from; the
+    link the core adds leads to the whole invitation and its prep pack.
+    """
     _ = translations_for(f.language).gettext
     details = f.message.details
+    subject = _("Invitation: a meeting about {child}").format(child=f.child)
+    options = [datetime.fromisoformat(o) for o in details.get("options", [])]
+    when = format_when_short if f.short else format_when
+    times = [f"{i}. {when(o, f.guardian, f.school, f.language)}"
+             for i, o in enumerate(options, 1)]
+    sign = _("From {author}, {school}").format(author=f.author, school=f.school.name)
+    if f.short:  # optional lines go first when space runs out: where, then who signs
+        lines = [subject, _("Why: {why}").format(why=f.body)]
+        if times:
+            lines += [_("Reply with a number:"), *times]
+        lines.append(optional(sign))
+        if details.get("where"):
+            lines.append(optional(_("Where: {where}").format(where=f.free(details["where"]))))
+        return subject, "\n".join(lines)
     lines = [
         _("Hello {name}, we would like to meet you to talk about {child}.").format(
             name=f.guardian.first_name, child=f.child),
@@ -41,11 +59,9 @@ def invitation_frame(f: FrameInput) -> tuple[str, str]:
     if people:
         lines.append(_("Who will be there:"))
         lines += [f"- {p['name']}, {f.free(p['role'])}" for p in people]
-    options = [datetime.fromisoformat(o) for o in details.get("options", [])]
-    if options:
+    if times:
         lines.append(_("When (reply with the number that suits you):"))
-        lines += [f"{i}. {format_when(o, f.guardian, f.school, f.language)}"
-                  for i, o in enumerate(options, 1)]
+        lines += times
     if details.get("where"):
         lines.append(_("Where: {where}").format(where=f.free(details["where"])))
     if details.get("minutes"):
@@ -56,8 +72,7 @@ def invitation_frame(f: FrameInput) -> tuple[str, str]:
     lines.append(_("You are welcome to bring a friend, relative or supporter. "
                    "You can ask for an interpreter."))
     lines.append(_("If none of these times work, reply and tell us what would suit you."))
-    lines.append(_("From {author}, {school}").format(author=f.author, school=f.school.name))
-    subject = _("Invitation: a meeting about {child}").format(child=f.child)
+    lines.append(sign)
     return subject, "\n".join(lines) + _pack_part(f)
 
 
@@ -80,11 +95,14 @@ def pack_link(message: Message, guardian: Guardian) -> str | None:
 
 
 def _pack_part(f: FrameInput) -> str:
-    """Email carries the whole pack after the invitation; other channels one line and a link."""
+    """Email carries the whole pack after the invitation; Telegram one line and a link; the
+    private page shows the pack itself below the invitation."""
     meeting_type = str(f.message.details.get("type") or DEFAULT_TYPE)
     _ = translations_for(f.language).gettext
     if f.channel == ChannelName.EMAIL:
         return "\n\n" + pack_text(build_pack(meeting_type, _))
+    if f.channel == PAGE:
+        return ""
     link = pack_link(f.message, f.guardian)
     return "\n" + _(SUMMARY).format(link=link) if link else ""
 
@@ -93,17 +111,26 @@ def reminder_frame(f: FrameInput) -> tuple[str, str]:
     """The day before: when, where, and how to say they can no longer come."""
     _ = translations_for(f.language).gettext
     details = f.message.details
-    lines = [_("Hello {name}, this is a reminder that we are meeting tomorrow to talk about "
-               "{child}.").format(name=f.guardian.first_name, child=f.child)]
-    if details.get("when"):
-        when = format_when(datetime.fromisoformat(details["when"]), f.guardian, f.school,
-                           f.language)
-        lines.append(_("When: {when}").format(when=when))
-    if details.get("where"):
-        lines.append(_("Where: {where}").format(where=f.free(details["where"])))
-    lines.append(_("If you can no longer come, reply and we will find another time."))
-    lines.append(_("From {author}, {school}").format(author=f.author, school=f.school.name))
     subject = _("Reminder: meeting about {child} tomorrow").format(child=f.child)
+    lines = [subject if f.short else _(
+        "Hello {name}, this is a reminder that we are meeting tomorrow to talk about "
+        "{child}.").format(name=f.guardian.first_name, child=f.child)]
+    if details.get("when"):
+        when = (format_when_short if f.short else format_when)(
+            datetime.fromisoformat(details["when"]), f.guardian, f.school, f.language)
+        lines.append(_("When: {when}").format(when=when))
+    sign = _("From {author}, {school}").format(author=f.author, school=f.school.name)
+    where = _("Where: {where}").format(where=f.free(details["where"])) \
+        if details.get("where") else ""
+    if f.short:  # the page has the rest; where and who signs go first when space runs out
+        lines.append(optional(sign))
+        if where:
+            lines.append(optional(where))
+        return subject, "\n".join(lines)
+    if where:
+        lines.append(where)
+    lines.append(_("If you can no longer come, reply and we will find another time."))
+    lines.append(sign)
     return subject, "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.outbound.dispatch import dispatch
+from bot.outbound.pages import BASE_KEY
 from bot.outbound.render import guardian_zone
 from bot.store.audit import audit
 from bot.store.models import Guardian, JobMark, MeetingResponse, Message, MessageKind, School
@@ -84,7 +85,8 @@ def queue_due_reminders(factory: sessionmaker[Session], available: Collection[st
                     author_id=invitation.author_id, student_id=invitation.student_id,
                     source_text="", source_language=invitation.source_language,
                     details={"meeting_message_id": message_id, "when": when.isoformat(),
-                             "where": invitation.details.get("where", "")})
+                             "where": invitation.details.get("where", ""),
+                             BASE_KEY: invitation.details.get(BASE_KEY)})
                 session.add(reminder)
                 rows = dispatch(session, reminder, available, guardians=[guardian])
                 session.get(JobMark, key).detail = {  # type: ignore[union-attr]

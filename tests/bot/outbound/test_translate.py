@@ -104,11 +104,16 @@ def test_failure_waits_then_tells_the_author_then_a_person_can_send_untranslated
         told = s.scalars(select(AuditEntry).where(AuditEntry.action == "translation_delayed"))
         assert len(list(told)) == 1
         send_untranslated(s, row.id)
-    row = _rows(ctx)["en"]
+    row = _rows(ctx)["pl"]
     assert row.status == DeliveryStatus.QUEUED
-    assert "could not translate it" in row.rendered_text or "przetłumaczyć" in \
-        row.rendered_text
-    assert "Zofia read a whole book today!" in row.rendered_text
+    # the frame is Polish; only the staff's words are English, marked as a failed translation
+    if row.channel == "email":
+        assert "Angielski, nie udało się przetłumaczyć: Zofia read a whole book today!" in \
+            row.rendered_text
+    else:
+        assert "Angielski: Zofia read a whole book today!" in row.rendered_text
+    assert "Dobre wieści" in row.rendered_text or "Mamy dobre wieści" in row.rendered_text
+    assert "Hello" not in row.rendered_text and "Good news" not in row.rendered_text
 
 
 def test_translation_that_loses_a_name_is_not_sent(
@@ -122,14 +127,24 @@ def test_translation_that_loses_a_name_is_not_sent(
     assert "dropped a name" in row.last_error
 
 
-def test_without_a_backend_the_message_goes_in_staff_language_with_a_note(
+def test_without_a_backend_the_frame_is_in_the_family_language_and_staff_words_marked(
         ctx: Context) -> None:
-    _family(ctx, languages=("pl",))
-    assert asyncio.run(TranslationStep(ctx.factory, None).run()) == 1
-    row = _rows(ctx)["en"]
-    assert row.status == DeliveryStatus.QUEUED
-    first_line = row.rendered_text.splitlines()[0]
-    assert "angielsk" in first_line or "English" in first_line
+    _family(ctx, languages=("pl", "tr"))
+    assert asyncio.run(TranslationStep(ctx.factory, None).run()) == 2
+    rows = _rows(ctx)
+    polish = rows["pl"]
+    assert polish.status == DeliveryStatus.QUEUED
+    assert polish.rendered_text.startswith("Dobre wieści: Zofia") or \
+        polish.rendered_text.startswith("Dzień dobry, Ewa0pl! Mamy dobre wieści")
+    assert "Angielski" in polish.rendered_text and "Zofia read a whole book" in \
+        polish.rendered_text
+    assert "przetłumaczyć" not in polish.rendered_text  # nothing failed: none was tried
+    assert "Good news" not in polish.rendered_text and "From Ms Shah" not in \
+        polish.rendered_text
+    # Turkish has no catalog: the whole message in English, with one line saying so
+    turkish = rows["en"]
+    assert "Zofia read a whole book today!" in turkish.rendered_text
+    assert "Good news" in turkish.subject
 
 
 def test_libretranslate_client_sends_api_key_and_reports_refusal() -> None:

@@ -138,14 +138,14 @@ def test_unknown_meeting_type_is_one_clear_error_naming_the_valid_ones() -> None
 
 
 # -- invitations carry the pack ---------------------------------------------------------
-def test_polish_sms_invitation_has_a_polish_summary_and_a_private_link(
+def test_polish_sms_invitation_is_short_with_a_private_link_to_all_of_it(
         ctx: Context, lt: LibreTranslateStandIn) -> None:
     message_id = _invite(ctx, language="pl", order=("sms",))
     _translate(ctx, lt)
     [row] = _rows(ctx, message_id)
     assert row.status == DeliveryStatus.QUEUED and row.channel == "sms"
-    assert "Przed spotkaniem: jak będzie wyglądać, o co warto zapytać i co zabrać: " \
-        in row.rendered_text
+    assert "Cała wiadomość: " in row.rendered_text
+    assert segments(row.rendered_text) <= 3
     token = LINK.search(row.rendered_text).group(1)  # type: ignore[union-attr]
     assert len(token) >= 22  # 128 random bits or more
     assert "Pytania" not in row.rendered_text  # the pack itself is behind the link
@@ -153,6 +153,8 @@ def test_polish_sms_invitation_has_a_polish_summary_and_a_private_link(
         link = s.get(PackLink, token)
         assert link is not None and link.guardian_id == row.guardian_id
         assert link.expires_at == OPTIONS[-1] + timedelta(days=10)
+        # the page behind it keeps the whole invitation, in Polish
+        assert link.language == "pl" and "Kto będzie na spotkaniu" in (link.text or "")
         assert s.get(Message, message_id).details["type"] == "attendance"
 
 
