@@ -145,6 +145,9 @@ def _short(message: Message, guardian: Guardian, school: School, language: str,
     """
     marked = f"{marker} {body}" if marker and body else body
     subject, whole = _frame(message, guardian, school, language, PAGE, marked, free)
+    first, _sep, rest = whole.partition("\n")
+    if guardian.first_name and guardian.first_name in first and rest:
+        whole = rest.lstrip("\n")  # the page names no parent: a forwarded link says less
     link = keep_page(message, guardian, language=language, subject=subject, text=whole)
     _, frame = _frame(message, guardian, school, language, ChannelName.SMS, _BODY, free)
     if link:

@@ -3,19 +3,24 @@ indexed, refused when unknown (404) or expired (410), every view audited."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from bot.journeys.good_news import queue_good_news
 from bot.journeys.meetings.invitation import queue_invitation
 from bot.journeys.meetings.prep_packs import build_pack
+from bot.outbound.translate import TranslationStep
 from bot.runtime.context import Context
 from bot.store.models import AuditEntry, Delivery, PackLink, utcnow
+from bot.web import pack
 from bot.web.app import create_app
+from channels.segments import segments
 from tests import factories as f
 from translations import dates, translations_for
 
@@ -89,9 +94,50 @@ def test_unknown_token_is_404_with_a_short_plain_page(ctx: Context) -> None:
     assert response.status_code == 404
     assert "We cannot find this page" in response.text
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_guessing_tokens_writes_no_audit_rows_and_is_counted(ctx: Context) -> None:
+    """Issue 14 finding 15: 1,000 requests for unknown tokens wrote 1,000 audit rows."""
+    token, _g = _invite(ctx, "pl")
     with ctx.factory() as s:
+        before = s.scalar(select(func.count()).select_from(AuditEntry))
+    counted = pack.unknown_tokens
+    client = TestClient(create_app(ctx))
+    for i in range(1000):
+        assert client.get(f"/pack/guess{i:05d}").status_code == 404
+    assert client.get(f"/pack/{token}").status_code == 200  # a real open is still audited
+    with ctx.factory() as s:
+        after = s.scalar(select(func.count()).select_from(AuditEntry))
         actions = [e.action for e in s.scalars(select(AuditEntry))]
-    assert "pack_not_found" in actions
+    assert after == before + 1 and actions[-1] == "pack_viewed"
+    assert pack.unknown_tokens - counted == 1000
+
+
+def test_a_good_news_sms_links_to_the_whole_note_in_the_familys_language(
+        ctx: Context) -> None:
+    note = ("Zofia read a whole chapter aloud to the class today and helped a friend with "
+            "the hard words. She was patient and kind, and we are all very proud of her.")
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        teacher = f.staff(s, school, name="Ms Key")
+        child = f.student(s, school, teacher, first_name="Zofia")
+        f.guardian(s, school, child, language="ar", first_name="Amal", channel_order=["sms"])
+        queue_good_news(s, school, child, teacher, note, {"sms"},
+                        public_url="https://school.example")
+    assert asyncio.run(TranslationStep(ctx.factory, None).run()) == 1
+    with ctx.factory() as s:
+        sms = s.scalar(select(Delivery.rendered_text))
+    assert segments(sms) <= 3
+    assert note not in sms  # too long for three segments in Arabic: cut, with the link
+    path = LINK.search(sms).group(0)  # type: ignore[union-attr]
+    page = TestClient(create_app(ctx)).get(path).text
+    assert '<html lang="ar" dir="rtl">' in page
+    _ = translations_for("ar").gettext
+    assert _("Good news about {child}").format(child="Zofia") in page
+    assert "Good news about" not in page
+    assert note in page  # the whole note, marked as English, not translated
+    assert _("{language}, not translated:").format(language="الإنجليزية") in page
+    assert "Amal" not in page
 
 
 def test_expired_link_is_refused_with_410_in_the_familys_language(ctx: Context) -> None:
