@@ -7,8 +7,10 @@ running without Telegram configured never loads it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import re
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
@@ -46,20 +48,87 @@ class TelegramSettingsLike(Protocol):
     timeout: float
 
 
+#: far above any real update (a 4,096-character text with its entities and the message it
+#: answers is well under 100 kB); a larger body is not parsed, and not kept whole
+MAX_UPDATE_BYTES = 1_000_000
+#: how much of an oversized body is kept, for a person to see what it was
+KEPT_OF_OVERSIZED = 4096
+#: the database's bound for ids we keep (Telegram's ids use at most 52 bits)
+_MAX_ID = 2**63 - 1
+PROBLEM = "problem"  # InboundParsed.extra key: why an update can never be processed
+
+
+def _malformed(reason: str, raw: str, provider_id: str | None, sender: str = "",
+               text: str = "") -> InboundParsed:
+    """An update that can never be processed, kept as received for a person."""
+    return InboundParsed(channel="telegram", sender_address=sender, text=text, raw=raw,
+                         provider_id=provider_id, extra={PROBLEM: reason})
+
+
+def _digest(body: bytes) -> str:
+    """A provider id for a body without a usable update_id: the same body twice is one."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _an_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _MAX_ID
+
+
 def parse_inbound(update: Mapping[str, Any]) -> InboundParsed | None:
-    """A Telegram update carrying a text message as an InboundParsed (None otherwise)."""
-    message = update.get("message") or update.get("edited_message")
-    if not message or "text" not in message:
+    """A Telegram update carrying a text message as an InboundParsed (None when there is
+    nothing to keep: photos, joins, bot status changes ...). An update that claims to be a
+    message but breaks the Bot API's schema comes back with `extra[PROBLEM]` saying why,
+    so it is kept for a person instead of failing: this never raises."""
+    try:
+        raw = json.dumps(update, ensure_ascii=False, sort_keys=True)
+    except (ValueError, TypeError, RecursionError):
+        raw = repr(update)[:KEPT_OF_OVERSIZED]
+    update_id = update.get("update_id")
+    provider_id = str(update_id) if _an_id(update_id) and int(update_id or 0) >= 0 else None
+    provider_id = provider_id or _digest(raw.encode("utf-8", "surrogatepass"))
+    key = "message" if "message" in update else "edited_message"
+    if key not in update:
         return None
-    sender = message.get("from") or {}
-    return InboundParsed(
-        channel="telegram",
-        sender_address=str(message["chat"]["id"]),
-        text=message["text"],
-        raw=json.dumps(update, ensure_ascii=False, sort_keys=True),
-        provider_id=str(update.get("update_id")) if "update_id" in update else None,
-        extra={"language": sender.get("language_code")} if sender.get("language_code") else {},
-    )
+    if update_id is not None and provider_id.startswith("sha256:"):
+        return _malformed("update_id is not a Telegram id", raw, provider_id)
+    message = update[key]
+    if not isinstance(message, dict):
+        return _malformed(f"{key} is not an object", raw, provider_id)
+    chat = message.get("chat")
+    chat_id = chat.get("id") if isinstance(chat, dict) else None
+    sender = str(chat_id) if _an_id(chat_id) else ""
+    if "text" not in message:
+        return None if sender else _malformed("message without a chat", raw, provider_id)
+    text = message["text"]
+    if not isinstance(text, str):
+        return _malformed("text is not a string", raw, provider_id, sender)
+    if not sender:
+        return _malformed("message without a chat id", raw, provider_id, text=text[:MAX_LENGTH])
+    if len(text) > MAX_LENGTH:
+        return _malformed(f"text longer than Telegram's {MAX_LENGTH} characters", raw,
+                          provider_id, sender, text[:MAX_LENGTH])
+    author = message.get("from")
+    language = author.get("language_code") if isinstance(author, dict) else None
+    extra = {"language": language} if isinstance(language, str) \
+        and re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})?", language) else {}
+    return InboundParsed(channel="telegram", sender_address=sender, text=text, raw=raw,
+                         provider_id=provider_id, extra=extra)
+
+
+def parse_body(body: bytes, complete: bool = True) -> InboundParsed | None:
+    """A webhook body as an InboundParsed (see parse_inbound); never raises. A body that is
+    not a JSON object, or was cut at MAX_UPDATE_BYTES (`complete` False), is kept for a
+    person with the reason; of an oversized body only its first KEPT_OF_OVERSIZED bytes."""
+    shown = body[:KEPT_OF_OVERSIZED].decode("utf-8", "replace")
+    if not complete or len(body) > MAX_UPDATE_BYTES:
+        return _malformed(f"update larger than {MAX_UPDATE_BYTES} bytes", shown, _digest(body))
+    try:
+        update = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
+        return _malformed("not JSON", shown, _digest(body))
+    if not isinstance(update, dict):
+        return _malformed("not a Telegram update (a JSON object)", shown, _digest(body))
+    return parse_inbound(update)
 
 
 def split_text(text: str, limit: int = MAX_LENGTH) -> list[str]:

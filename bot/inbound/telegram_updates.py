@@ -12,7 +12,6 @@ retried and kept in the family's contact log like any other.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -36,7 +35,7 @@ from bot.inbound.telegram_link import (
 from bot.store.audit import audit
 from bot.store.models import Guardian, InboundMessage, InboundStatus, School
 from channels.base import Channel, DeliveryResult, InboundParsed, OutgoingMessage
-from channels.telegram import parse_inbound
+from channels.telegram import PROBLEM, parse_body, parse_inbound
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +62,32 @@ def store_update(factory: sessionmaker[Session], update: Mapping[str, Any],
                  now: datetime | None = None) -> tuple[int, bool] | None:
     """Store one update: (id, is_new), or None for an update with nothing to keep (edits of
     photos, joins, bot status changes ...). Raises only when storing failed."""
-    parsed = parse_inbound(update)
+    return store_parsed(factory, parse_inbound(update), now)
+
+
+def store_parsed(factory: sessionmaker[Session], parsed: InboundParsed | None,
+                 now: datetime | None = None) -> tuple[int, bool] | None:
+    """Store a parsed update (see store_update); one that can never be processed (its
+    `extra[PROBLEM]` says why) waits for a person in the unmatched queue at once."""
     if parsed is None:
         return None
-    return inbox.store(factory, parsed, now)
+    stored = inbox.store(factory, parsed, now)
+    if parsed.extra.get(PROBLEM) and stored[1]:
+        set_aside(factory, stored[0], str(parsed.extra[PROBLEM]))
+    return stored
+
+
+def set_aside(factory: sessionmaker[Session], inbound_id: int, problem: str) -> None:
+    """A stored update that breaks Telegram's schema: unmatched, with the reason."""
+    with factory() as session, session.begin():
+        row = session.get(InboundMessage, inbound_id, with_for_update=True)
+        if row is None or row.status != InboundStatus.RECEIVED:
+            return
+        row.status = InboundStatus.UNMATCHED
+        row.problem = problem[:200]
+        audit(session, "system", "inbound_malformed", "inbound", row.id, problem=problem)
+    log.warning("telegram inbound %s does not follow the Bot API schema (%s): kept for a "
+                "person", inbound_id, problem)
 
 
 async def handle_update(factory: sessionmaker[Session], update: Mapping[str, Any],
@@ -78,6 +99,9 @@ async def handle_update(factory: sessionmaker[Session], update: Mapping[str, Any
     if parsed is None:
         return HandledUpdate("ignored")
     inbound_id, _is_new = await asyncio.to_thread(inbox.store, factory, parsed, now)
+    if parsed.extra.get(PROBLEM):
+        await asyncio.to_thread(set_aside, factory, inbound_id, str(parsed.extra[PROBLEM]))
+        return HandledUpdate("unmatched", inbound_id)
     try:
         return await _process(factory, inbound_id, parsed, channel, available, now)
     except Exception as exc:
@@ -174,8 +198,11 @@ def _message(factory: sessionmaker[Session], inbound_id: int, parsed: InboundPar
 async def finish_stored(factory: sessionmaker[Session], inbound_id: int, raw: str,
                         channel: Channel | None, available: Collection[str]) -> None:
     """Finish one stored Telegram update (linking or routing); raises if that failed."""
-    parsed = parse_inbound(json.loads(raw))
+    parsed = parse_body(raw.encode("utf-8", "surrogatepass"))
     if parsed is None:
+        return
+    if parsed.extra.get(PROBLEM):  # stored, then a crash before it was set aside
+        await asyncio.to_thread(set_aside, factory, inbound_id, str(parsed.extra[PROBLEM]))
         return
     await _process(factory, inbound_id, parsed, channel, available, None)
 

@@ -116,10 +116,52 @@ def test_updates_without_text_are_accepted_and_ignored(ctx: Context, client: Tes
     assert _inbound(ctx) == []
 
 
-def test_a_body_that_is_not_an_update_is_a_bad_request(client: TestClient) -> None:
-    response = client.post(URL, content=b"[1, 2", headers={SECRET_HEADER: SECRET})
-    assert response.status_code == 400
-    assert client.post(URL, json=[1], headers={SECRET_HEADER: SECRET}).status_code == 400
+MALFORMED: list[tuple[str, bytes]] = [
+    ("no chat", b'{"update_id": 601, "message": {"message_id": 1, "text": "hi"}}'),
+    ("message is a string", b'{"update_id": 602, "message": "text"}'),
+    ("text is null", b'{"update_id": 603, "message": {"chat": {"id": 5}, "text": null}}'),
+    ("text is a list", b'{"update_id": 604, "message": {"chat": {"id": 5}, "text": ["a"]}}'),
+    ("chat is null", b'{"update_id": 605, "message": {"chat": null, "text": "hi"}}'),
+    ("chat id too big", b'{"update_id": 606, "message": {"chat": {"id": 1' + b"0" * 30
+     + b'}, "text": "hi"}}'),
+    ("update_id a string", b'{"update_id": "x", "message": {"chat": {"id": 5}, "text": "hi"}}'),
+    ("nested brackets", b"[" * 100_000),
+    ("not JSON", b"[1, 2"),
+    ("a JSON list", b"[1]"),
+    ("not UTF-8", b'{"update_id": 607, "message": {"text": "\xff\xfe"}}'),
+    ("too long a text", b'{"update_id": 608, "message": {"chat": {"id": 5}, "text": "'
+     + b"a" * 4097 + b'"}}'),
+]
+
+
+@pytest.mark.parametrize(("case", "body"), MALFORMED, ids=[c for c, _ in MALFORMED])
+def test_a_malformed_update_is_answered_200_and_kept_for_a_person(
+        ctx: Context, client: TestClient, case: str, body: bytes) -> None:
+    response = client.post(URL, content=body, headers={SECRET_HEADER: SECRET})
+    assert response.status_code == 200, case  # any other answer: Telegram resends it
+    again = client.post(URL, content=body, headers={SECRET_HEADER: SECRET})
+    assert again.status_code == 200
+    rows = _inbound(ctx)
+    assert len(rows) == 1  # kept once, never lost, never doubled
+    assert rows[0].status == InboundStatus.UNMATCHED and rows[0].problem
+
+
+def test_a_lone_surrogate_in_a_text_is_stored_and_routed(ctx: Context, client: TestClient) -> None:
+    body = b'{"update_id": 611, "message": {"chat": {"id": %d}, "text": "late \\ud83d"}}' % CHAT
+    response = client.post(URL, content=body, headers={SECRET_HEADER: SECRET})
+    assert response.status_code == 200
+    (row,) = _inbound(ctx)
+    assert row.body == "late \ufffd"
+
+
+def test_a_huge_body_is_not_stored_whole(ctx: Context, client: TestClient) -> None:
+    text = "a" * 10_000_000
+    body = b'{"update_id": 612, "message": {"chat": {"id": 5}, "text": "%s"}}' % text.encode()
+    response = client.post(URL, content=body, headers={SECRET_HEADER: SECRET})
+    assert response.status_code == 200
+    (row,) = _inbound(ctx)
+    assert row.status == InboundStatus.UNMATCHED and "larger than" in (row.problem or "")
+    assert len(row.raw_payload) <= 4096 and row.body == ""
 
 
 def test_when_storing_fails_telegram_is_asked_to_retry(ctx: Context, client: TestClient) -> None:
