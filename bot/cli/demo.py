@@ -14,10 +14,19 @@ from bot.cli.support import outbox_summary, print_log, simulate_reply
 from bot.clock import RunningClock
 from bot.journeys.good_news import queue_good_news
 from bot.journeys.meetings.invitation import queue_invitation
+from bot.outbound.render import language_name, sms_segments
 from bot.records.contact_log import contact_log
 from bot.runtime.context import Context
 from bot.store.lookup import student_by_ref
-from bot.store.models import Guardian, MeetingResponse, StudentGuardian
+from bot.store.models import (
+    ChannelName,
+    Delivery,
+    Guardian,
+    MeetingResponse,
+    Message,
+    MessageKind,
+    StudentGuardian,
+)
 from scheduler.policy import Policy, parse_policy
 from scheduler.windows import is_open, next_open
 
@@ -53,6 +62,26 @@ def run_demo(ctx: Context, console: Console) -> None:
         _run_demo(ctx, console, note)
 
 
+def show_invitation_sms(ctx: Context, console: Console, student_id: int) -> None:
+    """Print the invitation SMS as the first family reading another language receives it,
+    with its segment count (at most 3) and the private link to the whole invitation."""
+    with ctx.factory() as s:
+        row = s.scalar(select(Delivery).join(Message, Message.id == Delivery.message_id)
+                       .where(Message.student_id == student_id,
+                              Message.kind == MessageKind.INVITATION,
+                              Delivery.channel == ChannelName.SMS,
+                              Delivery.language != Message.source_language)
+                       .order_by(Delivery.id).limit(1))
+        if row is None:
+            return
+        language = language_name(row.language, "en")
+        text, count = row.rendered_text, sms_segments(row.rendered_text)
+    console.print(f"[bold]   The invitation by SMS to a family reading {language}[/] "
+                  f"({count} of at most 3 text segments; staff's words marked, the link "
+                  "opens the whole invitation and prep pack in their language):")
+    console.print(text, markup=False, highlight=False)
+
+
 def quiet_hours_note(now: datetime, zone: ZoneInfo, policy: Policy) -> str | None:
     """A line saying when these messages would really go, if `now` is outside the window."""
     if is_open(now, zone, policy):
@@ -81,7 +110,8 @@ def _run_demo(ctx: Context, console: Console, note: str | None) -> None:
         for ref, text in GOOD_NEWS:
             student = student_by_ref(s, school.id, ref)
             assert student.key_worker is not None
-            _, rows = queue_good_news(s, school, student, student.key_worker, text, ctx.channels)
+            _, rows = queue_good_news(s, school, student, student.key_worker, text, ctx.channels,
+                                      public_url=ctx.settings.public_url)
             queued += len(rows)
         student = student_by_ref(s, school.id, INVITED)
         assert student.key_worker is not None
@@ -111,6 +141,7 @@ def _run_demo(ctx: Context, console: Console, note: str | None) -> None:
 
     sent = asyncio.run(ctx.worker().run(until_empty=True))
     console.print(f"[bold]4. Worker[/] sent {sent} through the outbox channel")
+    show_invitation_sms(ctx, console, invited_id)
 
     if reply_from:
         inbound = simulate_reply(ctx, reply_from, "Dziękuję! Pasuje mi termin 2.")
@@ -135,9 +166,9 @@ def _run_demo(ctx: Context, console: Console, note: str | None) -> None:
     console.print(f"[bold]Outbox[/] {folder} ({counts}): open the .eml files in any mail "
                   "program, the .json files in any editor.")
     if ctx.settings.translation_backend == "none":
-        console.print("Families with another home language got the message in English with "
-                      "a line in their language saying so, and fixed texts (like the reply "
-                      "acknowledgement) in their language. To translate what staff write, "
+        console.print("Families with another home language got every message in their "
+                      "language; only what staff wrote stayed in English, marked in their "
+                      "language as not translated. To translate what staff write, "
                       "set SCHOOLGATE_TRANSLATION_BACKEND=libretranslate and "
                       "SCHOOLGATE_TRANSLATION_URL (see README, \"Every family's language\").")
     console.print("Next: [bold]schoolgate log --student S001[/], "
