@@ -199,6 +199,8 @@ class Settings(BaseSettings):
     translation_credentials_file: str | None = None  # empty: none
     translation_retry_seconds: float = 300.0
     translation_give_up_hours: float = 4.0
+    # text (for people) or json (one object a line, for a log collector)
+    log_format: Literal["text", "json"] = "text"
     # the background process says it is alive this often; /readyz turns unready after 3 misses
     heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
     # /metrics answers loopback clients, or anyone presenting this token (Bearer)

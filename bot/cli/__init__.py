@@ -49,8 +49,10 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v",
           version: Annotated[bool, typer.Option(
               "--version", help="Print the version and exit.", is_eager=True,
               callback=lambda given: _print_version(given))] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.logs import configure
+
+    configure(logging.INFO if verbose else logging.WARNING,
+              os.environ.get("SCHOOLGATE_LOG_FORMAT", "text"))
 
 
 def _print_version(given: bool) -> None:
