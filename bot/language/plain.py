@@ -1,21 +1,40 @@
-"""Plain-language guard: jargon from a glossary, reading level and over-long sentences."""
+"""Plain-language guard: jargon, rare words, unknown abbreviations, reading level, long sentences.
+
+Jargon comes from the glossary (bot/data/glossary.toml, over 1,000 terms with plain
+alternatives, plus the school's own file). A word the glossary does not know is still
+caught when it is rare in everyday English (its Zipf frequency in wordfreq's data is
+below RARE_ZIPF) and is not a name on the roster nor an everyday school word the
+glossary lists under `everyday`; capitals of 2 to 6 letters the family would not know
+are caught as abbreviations. A school's policy (`jargon`: warn, confirm or block)
+decides what a finding does, through `enforce`; `suggest_rewrite` offers the plain words.
+"""
 
 from __future__ import annotations
 
 import math
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+
+from wordfreq import get_frequency_dict
 
 from bot.errors import ConfigurationError, InvalidInputError
 
 SHIPPED_GLOSSARY = Path(__file__).parents[1] / "data" / "glossary.toml"
 ABBREVIATION_PLAIN = "(an abbreviation: spell it out)"
 ABBREVIATION_CATEGORY = "abbreviation"
+RARE_PLAIN = "(a word many families may not know: say it in everyday words)"
+RARE_CATEGORY = "rare_word"
+# Zipf 2.5 is a word met about three times in ten million: "metacognition" (2.0) and
+# "proprioception" (2.1) are below, "homework" (4.1) and "timetable" (3.4) well above.
+RARE_ZIPF = 2.5
+RARE_MIN_LETTERS = 5
+JargonMode = Literal["warn", "confirm", "block"]
+JARGON_MODES: tuple[str, ...] = ("warn", "confirm", "block")
 DEFAULT_MAX_READING_AGE = 9  # GOV.UK aims content at a reading age of about 9
 DEFAULT_MAX_SENTENCE_WORDS = 20
 
@@ -30,8 +49,11 @@ _ACRONYM = re.compile(r"(?<![\w&])([A-Z]{2,6})(?:s|['’]s)?(?![\w&])")
 _SHOUTING = re.compile(r"(?<!\w)[A-Z][A-Z'’]*(?:[ \t,!?:;-]+[A-Z][A-Z'’]*(?!\w)){2,}")
 _LINK = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+")
 _WORD = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z]+(?:[-'’][a-z]+)*(?![\w'’-])")
+_ENDINGS = (("ies", "y"), ("ied", "y"), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
+            ("es", ""), ("s", ""), ("ly", ""), ("er", ""), ("est", ""), ("'s", ""),
+            ("’s", ""))
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)|[。！？]")
-_BULLET = re.compile(r"\s*(?:[-*•–]|\d+[.)])\s")
 _NOT_LETTER = re.compile(r"[^a-z]")
 _SILENT = re.compile(r"(?:(?<![sxzcgh])es|(?<![td])ed|(?<![b-df-hj-np-tv-z]l)e)$")
 _VOWELS = re.compile(r"[aeiouy]+")
@@ -116,9 +138,11 @@ class PlainReport:
 class Glossary:
     """Shipped and school entries, compiled once; finds jargon in a text."""
 
-    def __init__(self, entries: list[GlossaryEntry], allow: frozenset[str]) -> None:
+    def __init__(self, entries: list[GlossaryEntry], allow: frozenset[str],
+                 everyday: frozenset[str] = frozenset()) -> None:
         self.entries = entries
         self.allow = allow
+        self.everyday = everyday
         self._groups: list[tuple[GlossaryEntry, bool]] = []
         # One regex per first two letters: trying hundreds of alternatives at every word
         # is slow in Python's re, while a dict lookup picks the few that can match.
@@ -147,11 +171,26 @@ class Glossary:
                 yield match
             position = match.end() if match else start.end()
 
-    def find(self, text: str) -> list[JargonHit]:
-        """Jargon in the text, in order of first appearance, each counted once."""
+    def terms(self, text: str) -> Iterator[tuple[int, int, GlossaryEntry]]:
+        """Glossary terms in the text: start, end and entry (capitals while shouting not)."""
         text = _LINK.sub(lambda m: " " * len(m.group()), text)
-        shouting = [m.span() for m in _SHOUTING.finditer(text)
-                    if len(set(_WORD.findall(m.group())) - self._capitals) >= 2]
+        shouting = self._shouting(text)
+        for match in self._matches(text):
+            entry, capitals = self._groups[int(str(match.lastgroup)[1:])]
+            if not (capitals and _inside(match.start(), shouting)):
+                yield match.start(), match.end(), entry
+
+    def _shouting(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in _SHOUTING.finditer(text)
+                if len(set(_WORD.findall(m.group())) - self._capitals) >= 2]
+
+    def find(self, text: str, names: frozenset[str] = frozenset()) -> list[JargonHit]:
+        """Jargon in the text, in order of first appearance, each counted once.
+
+        `names` (lower case) are the roster's: never rare words nor abbreviations.
+        """
+        text = _LINK.sub(lambda m: " " * len(m.group()), text)
+        shouting = self._shouting(text)
         found: list[tuple[int, str, JargonHit]] = []
         taken: list[tuple[int, int]] = []
         for match in self._matches(text):
@@ -162,15 +201,43 @@ class Glossary:
                               JargonHit(entry.term, entry.plain, match.group(), entry.category)))
         for match in _ACRONYM.finditer(text):
             token = match.group(1)
-            if token not in self.allow and not _inside(match.start(), taken + shouting):
+            if token not in self.allow and token.lower() not in names \
+                    and not _inside(match.start(), taken + shouting):
                 found.append((match.start(), token, JargonHit(
                     token, ABBREVIATION_PLAIN, match.group(), ABBREVIATION_CATEGORY)))
+        for match in _LOWER_WORD.finditer(text):
+            word = match.group()
+            if len(word) >= RARE_MIN_LETTERS and not _inside(match.start(), taken) \
+                    and word not in names and self.rare(word):
+                found.append((match.start(), word, JargonHit(
+                    word, RARE_PLAIN, word, RARE_CATEGORY)))
         hits: dict[str, JargonHit] = {}
         for _, key, hit in sorted(found, key=lambda item: item[0]):
             seen = hits.get(key)
             hits[key] = hit if seen is None else JargonHit(
                 seen.term, seen.plain, seen.found, seen.category, seen.count + 1)
         return list(hits.values())
+
+
+    def rare(self, word: str) -> bool:
+        """Rare in everyday English, in every form we can undo ("moderated": "moderate")."""
+        parts = [p for p in re.split(r"[-'’]", word) if len(p) >= RARE_MIN_LETTERS]
+        return any(p not in self.everyday and zipf(p) < RARE_ZIPF for p in parts)
+
+
+@lru_cache(maxsize=1)
+def _frequencies() -> dict[str, float]:
+    return get_frequency_dict("en")
+
+
+def zipf(word: str) -> float:
+    """The word's Zipf frequency in everyday English, at its most common undone ending."""
+    table = _frequencies()
+    best = table.get(word, 0.0)
+    for ending, instead in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            best = max(best, table.get(word[:-len(ending)] + instead, 0.0))
+    return math.log10(best) + 9 if best else 0.0
 
 
 def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
@@ -219,7 +286,7 @@ def _word_pattern(word: str, last: bool) -> str:
     return escaped + "(?:s|es|ed|ing)?"
 
 
-def _read_glossary(path: Path) -> tuple[list[GlossaryEntry], list[str]]:
+def _read_glossary(path: Path) -> tuple[list[GlossaryEntry], list[str], list[str]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -229,6 +296,9 @@ def _read_glossary(path: Path) -> tuple[list[GlossaryEntry], list[str]]:
     allow = data.pop("allow", [])
     if not isinstance(allow, list) or not all(isinstance(a, str) and a for a in allow):
         raise ConfigurationError(f"glossary {path}: allow must be a list of words")
+    everyday = data.pop("everyday", [])
+    if not isinstance(everyday, list) or not all(isinstance(a, str) and a for a in everyday):
+        raise ConfigurationError(f"glossary {path}: everyday must be a list of words")
     entries: list[GlossaryEntry] = []
     seen: dict[str, str] = {}
     for category, table in data.items():
@@ -242,7 +312,7 @@ def _read_glossary(path: Path) -> tuple[list[GlossaryEntry], list[str]]:
                                              f"(under {seen[_key(form)]!r} and {term!r})")
                 seen[_key(form)] = term
             entries.append(entry)
-    return entries, allow
+    return entries, allow, everyday
 
 
 def _entry(path: Path, category: str, term: str, value: object) -> GlossaryEntry:
@@ -283,11 +353,13 @@ def _merge(shipped: list[GlossaryEntry], school: list[GlossaryEntry],
 
 @lru_cache(maxsize=8)
 def _cached_glossary(extra: str | None, _stamp: tuple[int, int] | None) -> Glossary:
-    entries, allow = _read_glossary(SHIPPED_GLOSSARY)
+    entries, allow, everyday = _read_glossary(SHIPPED_GLOSSARY)
     if extra is not None:
-        school, school_allow = _read_glossary(Path(extra))
+        school, school_allow, school_everyday = _read_glossary(Path(extra))
         entries, allow = _merge(entries, school, school_allow), allow + school_allow
-    return Glossary(entries, frozenset(a.upper() for a in allow))
+        everyday = everyday + school_everyday
+    return Glossary(entries, frozenset(a.upper() for a in allow),
+                    frozenset(w.lower() for w in everyday))
 
 
 def load_glossary(extra_glossary: Path | None = None) -> Glossary:
@@ -317,18 +389,11 @@ def syllables(word: str) -> int:
     return max(1, count)
 
 
-def _sentences(text: str) -> Iterator[str]:
-    """Sentences: split at end punctuation, blank lines, list items and line-ending stops."""
-    for paragraph in re.split(r"\n\s*\n", text):
-        chunk: list[str] = []
-        for line in paragraph.splitlines():
-            if chunk and (_BULLET.match(line) or re.search(r"[.!?:;]\s*$", chunk[-1])
-                          or (chunk[-1].rstrip().endswith(",") and len(chunk[-1].split()) <= 5)):
-                yield from _split_chunk(" ".join(chunk))
-                chunk = []
-            if line.strip():
-                chunk.append(line.strip())
-        yield from _split_chunk(" ".join(chunk))
+def split_sentences(text: str) -> Iterator[str]:
+    """Sentences: a line break ends one, and so does end punctuation ("Mr." does not)."""
+    for line in text.splitlines():
+        if line.strip():
+            yield from _split_chunk(line.strip())
 
 
 def _split_chunk(chunk: str) -> Iterator[str]:
@@ -345,12 +410,17 @@ def _split_chunk(chunk: str) -> Iterator[str]:
 
 def check_text(text: str, extra_glossary: Path | None = None, language: str = "en", *,
                max_reading_age: int = DEFAULT_MAX_READING_AGE,
-               max_sentence_words: int = DEFAULT_MAX_SENTENCE_WORDS) -> PlainReport:
-    """Jargon, reading level and long sentences in a text (jargon and level: English only)."""
+               max_sentence_words: int = DEFAULT_MAX_SENTENCE_WORDS,
+               names: Iterable[str] = ()) -> PlainReport:
+    """Jargon, reading level and long sentences in a text (jargon and level: English only).
+
+    `names`: people the text may name (the roster's), never taken for jargon.
+    """
     english = re.split(r"[-_]", language.strip() or "en")[0].lower() == "en"
-    jargon = load_glossary(extra_glossary).find(text) if english else []
+    known = frozenset(part.lower() for name in names for part in name.split())
+    jargon = load_glossary(extra_glossary).find(text, known) if english else []
     prose = _LINK.sub(" ", text)
-    sentences = [s for s in _sentences(prose) if _WORD.search(s)]
+    sentences = [s for s in split_sentences(prose) if _WORD.search(s)]
     counts = [len(_WORD.findall(s)) for s in sentences]
     long = [LongSentence(" ".join(s.split()), n)
             for s, n in zip(sentences, counts, strict=True) if n > max_sentence_words]
@@ -366,13 +436,72 @@ def check_text(text: str, extra_glossary: Path | None = None, language: str = "e
                        max_sentence_words, words, len(sentences))
 
 
-def enforce(report: PlainReport, mode: Literal["warn", "block"]) -> None:
-    """In block mode, refuse jargon by raising InvalidInputError; hard text only warns."""
-    if mode not in ("warn", "block"):
-        raise ConfigurationError(f'jargon mode must be "warn" or "block", not {mode!r}')
-    if mode == "block" and report.jargon:
-        terms = "; ".join(f'"{hit.found}" (say "{hit.plain}")' for hit in report.jargon)
+class JargonNotConfirmedError(InvalidInputError):
+    """The school asks the author to confirm jargon before it goes, and they have not."""
+
+
+def enforce(report: PlainReport, mode: JargonMode, *, confirmed: bool = False) -> None:
+    """What jargon does under the school's policy: warn (nothing here), confirm, or block.
+
+    confirm: raises JargonNotConfirmedError unless the author has confirmed;
+    block: raises InvalidInputError naming each term. Hard text only ever warns.
+    """
+    if mode not in JARGON_MODES:
+        raise ConfigurationError(
+            f'jargon mode must be "warn", "confirm" or "block", not {mode!r}')
+    if mode == "warn" or not report.jargon:
+        return
+    terms = "; ".join(f'"{hit.found}" (say "{hit.plain}")' for hit in report.jargon)
+    if mode == "confirm" and not confirmed:
+        raise JargonNotConfirmedError(
+            f"words families may not know: {terms}. Say it plainly, or confirm to send "
+            "it as it is.")
+    if mode == "block":
         raise InvalidInputError(f"words families may not know: {terms}. Say it plainly.")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One rewrite: what was written, what it became, where (in the original text)."""
+
+    found: str
+    plain: str
+    start: int
+    end: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+_ARTICLE_BEFORE = re.compile(r"(?i)\b(?:the|a|an|your|our|their|his|her|my)\s+$")
+_ARTICLE = re.compile(r"(?i)^(?:the|a|an)\s+")
+
+
+def suggest_rewrite(text: str, extra_glossary: Path | None = None
+                    ) -> tuple[str, list[Change]]:
+    """The text with each glossary term replaced by its plain words, and what changed.
+
+    Abbreviations and rare words have no plain words to put in: they are reported by
+    check_text, for the author to say plainly. "The SENCO" becomes "The teacher who...",
+    not "The the teacher...", and a term that starts a sentence keeps its capital.
+    """
+    changes: list[Change] = []
+    pieces: list[str] = []
+    position = 0
+    for start, end, entry in load_glossary(extra_glossary).terms(text):
+        plain = entry.plain
+        before = text[position:start]
+        if _ARTICLE_BEFORE.search(text[:start]):
+            plain = _ARTICLE.sub("", plain)
+        if text[start].isupper() and (start == 0 or re.search(r"[.!?]\s*$|\n\s*$",
+                                                               text[:start])):
+            plain = plain[:1].upper() + plain[1:]
+        pieces += [before, plain]
+        changes.append(Change(text[start:end], plain, start, end))
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces), changes
 
 
 def format_report(report: PlainReport) -> str:
