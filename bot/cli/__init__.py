@@ -234,7 +234,7 @@ def good_news_cmd(
     with school_session(ctx) as (s, school):
         message, rows = queue_good_news(s, school, student_by_ref(s, school.id, student),
                                         staff_by_email_or_name(s, school.id, author), text,
-                                        ctx.channels)
+                                        ctx.channels, public_url=ctx.settings.public_url)
         summary = queued_summary(message.id, rows)
     print_queued(summary, as_json)
 
@@ -280,13 +280,14 @@ def invite_cmd(
 
 
 def queued_summary(message_id: int, rows: list[Any]) -> dict[str, Any]:
-    from channels.segments import warn_if_long
+    from bot.outbound.render import SMS_SEGMENTS, sms_segments_by_language
 
-    sms_texts = {r.language: r.rendered_text for r in rows
-                 if r.channel == "sms" and r.rendered_text}
+    # counted after rendering, in each family's language (also rows awaiting translation)
+    counts = sms_segments_by_language(rows)
     return {
         "message_id": message_id,
-        "long_sms_languages": warn_if_long(sms_texts),
+        "sms_segments": counts,
+        "long_sms_languages": [lang for lang, n in counts.items() if n > SMS_SEGMENTS],
         "deliveries": [{"id": r.id, "guardian_id": r.guardian_id, "channel": r.channel,
                         "status": r.status, "language": r.language, "note": r.last_error}
                        for r in rows],
@@ -303,6 +304,10 @@ def print_queued(summary: dict[str, Any], as_json: bool) -> None:
     for r in rows:
         if not r["channel"]:
             out.print(f"  [yellow]guardian {r['guardian_id']} cannot be reached:[/] {r['note']}")
+    if summary.get("sms_segments"):
+        out.print("  SMS segments by language: " + ", ".join(
+            f"{lang} {n}" for lang, n in sorted(summary["sms_segments"].items())),
+            highlight=False)
     for language in summary.get("long_sms_languages", []):
         out.print(f"  [yellow]in {language} this takes more than 3 text messages:[/] "
                   "a shorter note is kinder to read on a phone")

@@ -214,7 +214,8 @@ def concern_cmd(
         message, rows = queue_concern(
             s, school, student_by_ref(s, school.id, student),
             staff_by_email_or_name(s, school.id, author), text, ctx.channels,
-            override_reason=reason.strip() if override and reason else None)
+            override_reason=reason.strip() if override and reason else None,
+            public_url=ctx.settings.public_url)
         summary = queued_summary(message.id, rows)
         held = {r.id: r.held_reason for r in rows if r.status == "held"}
     for r in summary["deliveries"]:

@@ -8,17 +8,18 @@ message (bot/outbound/pages.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton
+from sqlalchemy.orm import object_session
 
 from bot.outbound.kinds import OPTIONAL, FrameInput, kind_spec
 from bot.outbound.pages import keep_page
-from bot.store.models import ChannelName, Guardian, Message, School
+from bot.store.models import ChannelName, Delivery, Guardian, Message, School
 from channels.segments import segments
 from translations import catalog_language, dates, has_catalog, translations_for
 
@@ -205,6 +206,29 @@ def format_when_short(when: datetime, guardian: Guardian, school: School,
 def sms_segments(text: str) -> int:
     """How many SMS segments a rendered text takes (worst-case encoding counted)."""
     return segments(text)
+
+
+def sms_segments_by_language(rows: Iterable[Delivery]) -> dict[str, int]:
+    """The most SMS segments a family of each language receives for these outbox rows.
+
+    Counted on the text as rendered for them; a row still waiting for translation is
+    rendered as it would go untranslated (their frame, the staff's words marked).
+    """
+    out: dict[str, int] = {}
+    for row in rows:
+        if row.channel != ChannelName.SMS:
+            continue
+        text = row.rendered_text
+        session = object_session(row)
+        if not text and session is not None:
+            school = session.get(School, row.message.school_id)
+            if school is None:
+                continue
+            text = render(row.message, row.guardian, school,
+                          language=row.message.source_language, note_language=row.language,
+                          channel=ChannelName.SMS).text
+        out[row.language] = max(out.get(row.language, 0), segments(text))
+    return out
 
 
 def untranslated_marker(note_language: str, written_in: str, why: str) -> str:
