@@ -269,43 +269,60 @@ class _Importer:
         return changed
 
     def insert_pending(self) -> None:
-        """Insert the staged new rows, a few statements for the lot, and cache them."""
-        p, session = self.pending, self.session
+        """Insert the staged new rows, one statement per table, and cache them.
 
-        def bulk(model: type[Any], values: list[dict[str, Any]]) -> list[Any]:
+        Plain many-row INSERTs (a prepared statement the driver repeats) and one SELECT
+        per table for the new rows: much cheaper than INSERT ... RETURNING, which sends
+        one giant statement the driver must parse every time."""
+        p, session, sid = self.pending, self.session, self.school.id
+
+        def bulk(model: type[Any], values: list[dict[str, Any]], column: Any,
+                 keys: list[Any], *where: Any) -> list[Any]:
             if not values:
                 return []
-            stmt = insert(model).returning(model, sort_by_parameter_order=True)
-            rows = list(session.scalars(stmt, values))
+            session.execute(insert(model), values)
+            rows = [row for part in _parts(keys) for row in session.scalars(
+                select(model).where(column.in_(part), *where))]
             p.inserted += rows
             return rows
 
-        new_staff = {s.email.lower(): s for s in bulk(Staff, list(p.staff.values()))}
+        staff_values = list(p.staff.values())
+        new_staff = {s.email.lower(): s for s in bulk(
+            Staff, staff_values, Staff.email, [v["email"] for v in staff_values])}
         staff = {**self.staff, **new_staff}
         for student, email_key in p.key_workers:
             student.key_worker_id = staff[email_key].id
         new_students = {s.ref: s for s in bulk(Student, [
             {k: v for k, v in values.items() if k != "_kw"} | {
-                "key_worker_id": staff[values["_kw"]].id} for values in p.students.values()])}
-        new_guardians = {g.ref: g for g in bulk(Guardian, list(p.guardians.values()))}
+                "key_worker_id": staff[values["_kw"]].id} for values in p.students.values()],
+            Student.ref, list(p.students), Student.school_id == sid)}
+        new_guardians = {g.ref: g for g in bulk(
+            Guardian, list(p.guardians.values()), Guardian.ref, list(p.guardians),
+            Guardian.school_id == sid)}
         guardians = {**self.guardians, **new_guardians}
-        channels = bulk(GuardianChannel, [{"guardian_id": guardians[ref].id, "channel": c,
-                                           "consent": True} for ref, c in p.channels])
+        wanted = {(guardians[ref].id, c): (ref, c) for ref, c in p.channels}
+        found = {(c.guardian_id, c.channel): c for c in bulk(
+            GuardianChannel, [{"guardian_id": g, "channel": c, "consent": True}
+                              for g, c in wanted], GuardianChannel.guardian_id,
+            sorted({g for g, _ in wanted})) if (c.guardian_id, c.channel) in wanted}
+        channels = [found[key] for key in wanted]
         students = {**self.students, **new_students}
-        links = bulk(StudentGuardian, [{"student_id": students[s].id,
-                                        "guardian_id": guardians[g].id, **values}
-                                       for (s, g), values in p.links.items()])
+        pairs = {(students[s].id, guardians[g].id): (s, g) for s, g in p.links}
+        found_links = {(link.student_id, link.guardian_id): link for link in bulk(
+            StudentGuardian, [{"student_id": s, "guardian_id": g, **p.links[pairs[s, g]]}
+                              for s, g in pairs], StudentGuardian.guardian_id,
+            sorted({g for _, g in pairs})) if (link.student_id, link.guardian_id) in pairs}
         session.flush()
         # Only now, with every statement through, do the caches learn of the new rows.
         for guardian in new_guardians.values():
             set_committed_value(guardian, "channels", [])
-        for (ref, _), channel in zip(p.channels, channels, strict=True):
+        for (ref, _), channel in zip(wanted.values(), channels, strict=True):
             guardian = guardians[ref]
             set_committed_value(guardian, "channels", [*guardian.channels, channel])
         self.staff.update(new_staff)
         self.students.update(new_students)
         self.guardians.update(new_guardians)
-        self.links.update(zip(p.links, links, strict=True))
+        self.links.update((pairs[key], link) for key, link in found_links.items())
 
     def abandon(self) -> None:
         """Forget a savepoint the database refused: drop what it staged, reload what it edited."""
