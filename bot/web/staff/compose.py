@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.errors import InvalidInputError, SchoolgateError
 from bot.journeys.good_news import MAX_LENGTH, queue_good_news
 from bot.language.plain import check_text, enforce
+from bot.outbound.pages import BASE_KEY
 from bot.store.models import Message, MessageKind, School, Staff, Student, utcnow
 from bot.web.staff.access import ADMIN, OFFICE, TEACHER, may_open_student, visible_students
 from bot.web.staff.deps import (
@@ -105,6 +106,7 @@ def preview_page(request: Request, me: Me, s: Session, student: Student, text: s
     school = s.get(School, me.school_id)
     assert school is not None
     message = _draft(s, me, student, text)
+    message.details = {BASE_KEY: ctx.settings.public_url.rstrip("/")}  # the SMS link, as sent
     shown = previews(s, ctx.settings, message, school, set(ctx.channels), back=back)
     if message in s:
         s.expunge(message)
@@ -148,7 +150,8 @@ def compose_submit(request: Request, me: Annotated[Me, Depends(require(*WRITERS)
                 assert school is not None and author is not None
                 message, _rows = queue_good_news(
                     s, school, student, author, text, set(ctx.channels),
-                    not_before=parse_when(send_at, school.timezone))
+                    not_before=parse_when(send_at, school.timezone),
+                    public_url=ctx.settings.public_url)
                 message_id = message.id
             else:
                 return _form(request, me, s, student_id=sid, text=text, send_at=send_at,

@@ -1,5 +1,6 @@
-"""A message as each guardian will read it: their language, their channel's frame,
-with an optional back-translation so staff can check the meaning before sending."""
+"""A message as each guardian will read it: their language, their channel's frame (an
+SMS with its segment count, warned above 3), with an optional back-translation so staff
+can check the meaning before sending."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.outbound.dispatch import choose_channel
-from bot.outbound.render import free_text, render, same_language, target_language
+from bot.outbound.render import (
+    SMS_SEGMENTS,
+    free_text,
+    render,
+    same_language,
+    sms_segments,
+    target_language,
+)
 from bot.outbound.translate import names_in, preview
 from bot.store.models import Guardian, Message, School, StudentGuardian
 from translations import has_catalog
@@ -29,6 +37,13 @@ class GuardianPreview:
     text: str
     back: list[str]
     problem: str | None
+    #: SMS segments this guardian's text takes (None on other channels)
+    segments: int | None = None
+
+    @property
+    def too_long(self) -> bool:
+        """More SMS segments than a family should get for one message."""
+        return self.segments is not None and self.segments > SMS_SEGMENTS
 
 
 def audience_of(session: Session, student_id: int) -> list[Guardian]:
@@ -75,23 +90,29 @@ def previews(session: Session, settings: Any, message: Message, school: School,
         except TranslationError as exc:
             problem = f"translation failed: {exc}"
         if not translated and problem is None:
-            problem = ("no translation service is set up: this family would get the message "
-                       "in English with a note in their language")
+            problem = ("no translation service is set up: this family would get the frame in "
+                       "their language and what you wrote in English, marked as not translated")
     out = []
     for g in guardians:
         language = target_language(g)
         channel = choose_channel(g, available)
+        on = channel.channel
         if same_language(language, source):
-            r = render(message, g, school, language=source)
-            out.append(GuardianPreview(g, language, channel.channel, r.subject, r.text, [],
-                                       None if channel.channel else channel.reason))
+            r = render(message, g, school, language=source, channel=on)
+            out.append(GuardianPreview(g, language, on, r.subject, r.text, [],
+                                       None if on else channel.reason, _count(on, r.text)))
             continue
         mapping, backs = translated.get(language, ({}, []))
         if mapping and has_catalog(language):
-            r = render(message, g, school, language=language, translated=mapping)
+            r = render(message, g, school, language=language, translated=mapping, channel=on)
         else:
             r = render(message, g, school, language=source,
-                       note_language=None if mapping else language)
-        out.append(GuardianPreview(g, language, channel.channel, r.subject, r.text, backs,
-                                   problem or (None if channel.channel else channel.reason)))
+                       note_language=None if mapping else language, channel=on)
+        out.append(GuardianPreview(g, language, on, r.subject, r.text, backs,
+                                   problem or (None if on else channel.reason),
+                                   _count(on, r.text)))
     return out
+
+
+def _count(channel: str | None, text: str) -> int | None:
+    return sms_segments(text) if channel == "sms" else None
