@@ -28,23 +28,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.outbound.claimed import Claimed
-from bot.outbound.dispatch import fall_back, mark_address_failed
 from bot.outbound.handover import Batcher
 from bot.outbound.kinds import attach_files
+from bot.outbound.outcomes import REVIEW_UNKNOWN, Outcome, Recorder, WorkerPolicy
 from bot.store.db import rowcount
 from bot.store.models import Delivery, DeliveryStatus, table, utcnow
 from bot.store.owners import claimer_is_dead, new_worker_id
 from channels.base import Channel, DeliveryOutcome, DeliveryResult
 from scheduler.contact_summary import count_sent
+
+__all__ = ["Claimed", "Step", "Worker", "WorkerPolicy"]
 
 log = logging.getLogger(__name__)
 T = table(Delivery)
@@ -54,57 +55,8 @@ CLAIMED_COLUMNS = (T.c.id, T.c.channel, T.c.address, T.c.rendered_text, T.c.subj
                    T.c.language, T.c.idempotency_key, T.c.attempts, T.c.reply_token,
                    T.c.message_id, T.c.email_message_id, T.c.reply_headers)
 
-REVIEW_UNKNOWN = ("the provider got this message but its answer never came, and it cannot "
-                  "tell whether the message went, so a person should check before it is "
-                  "sent again")
-REVIEW_LOOKUP = ("the provider's answer never came and it could not say afterwards whether "
-                 "the message went, so a person should check before it is sent again")
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerPolicy:
-    """How hard a worker tries: batch size, attempts, backoff, crash recovery, shutdown.
-
-    `settle_seconds`: after a send whose answer never came, how long to wait before asking
-    the provider whether it took the message (a late answer must have been processed).
-    `grace_seconds`: on stop, how long calls already started may take to finish.
-    """
-
-    batch_size: int = 50
-    max_attempts: int = 6
-    retry_base_seconds: float = 30.0
-    retry_max_seconds: float = 3600.0
-    stale_sending_seconds: float = 600.0
-    poll_seconds: float = 1.0
-    settle_seconds: float = 60.0
-    grace_seconds: float = 10.0
-
-    def backoff(self, attempts: int, retry_after: float | None) -> float:
-        """Seconds until the next attempt: the provider's hint, else jittered exponential."""
-        if retry_after is not None and retry_after > 0:
-            return retry_after + random.uniform(0, min(retry_after * 0.1, 5.0))
-        ceiling = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** max(attempts - 1, 0))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
 #: work the runtime hands a worker to run in its loop: `(now) -> how many things it did`
 Step = Callable[[datetime], Awaitable[int]]
-
-
-class _Everything:
-    """A container that holds every item (a write that accepts all it is given)."""
-
-    def __contains__(self, item: object) -> bool:
-        return True
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """One row's result to record: a send's, or a question to the provider's (`lookup`)."""
-
-    row: Claimed
-    result: DeliveryResult
-    lookup: bool = False
 
 
 class _Round:
@@ -115,7 +67,7 @@ class _Round:
         self.lanes = {name: asyncio.Semaphore(max(1, ch.max_in_flight))
                       for name, ch in worker.channels.items()}
         self.handing: Batcher[int] = Batcher(worker.hand_over)
-        self.recording: Batcher[_Outcome] = Batcher(worker.record_outcomes)
+        self.recording: Batcher[Outcome] = Batcher(worker.recorder.record)
         self.waiting: dict[int, asyncio.Task[None]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.stopping = False
@@ -134,14 +86,28 @@ class Worker:
                  steps: Sequence[Step] = (), upkeep: Sequence[Step] = ()) -> None:
         self.factory = factory
         self.channels = dict(channels)
-        self.policy = policy or WorkerPolicy()
         self.worker_id = worker_id or new_worker_id()
         self.clock = clock
         self.public_url = public_url
         self.steps = tuple(steps)
         self.upkeep = tuple(upkeep)
-        self.sent = 0
+        self.recorder = Recorder(factory, self.channels, policy or WorkerPolicy(),
+                                 self.worker_id, clock)
         self.released = 0
+
+    @property
+    def policy(self) -> WorkerPolicy:
+        """How hard this worker tries (shared with its recorder)."""
+        return self.recorder.policy
+
+    @policy.setter
+    def policy(self, policy: WorkerPolicy) -> None:
+        self.recorder.policy = policy
+
+    @property
+    def sent(self) -> int:
+        """Rows this worker has recorded as sent."""
+        return self.recorder.sent
 
     @property
     def room(self) -> int:
@@ -233,7 +199,7 @@ class Worker:
             result = await channel.send(message)
         finally:
             lane.release()
-        await rnd.recording.submit(_Outcome(row, result))
+        await rnd.recording.submit(Outcome(row, result))
 
     async def _settle(self, rnd: _Round, row: Claimed, channel: Channel) -> bool:
         """Ask the provider about an earlier hand-over of this row; True when that settled
@@ -245,18 +211,18 @@ class Worker:
             provider_id = await channel.find_sent(message, row.handed_at, others)
         except Exception as exc:  # the provider cannot say now: ask again later
             rnd.waiting.pop(row.id, None)
-            await rnd.recording.submit(_Outcome(row, DeliveryResult(
+            await rnd.recording.submit(Outcome(row, DeliveryResult(
                 DeliveryOutcome.TRANSIENT, error=f"asking the provider failed: "
                                                  f"{type(exc).__name__}"), lookup=True))
             return True
         if provider_id:
             rnd.waiting.pop(row.id, None)
-            await rnd.recording.submit(_Outcome(row, DeliveryResult(
+            await rnd.recording.submit(Outcome(row, DeliveryResult(
                 DeliveryOutcome.SENT, provider_id=provider_id)))
             return True
         if row.attempts >= self.policy.max_attempts:
             rnd.waiting.pop(row.id, None)
-            await rnd.recording.submit(_Outcome(row, DeliveryResult(
+            await rnd.recording.submit(Outcome(row, DeliveryResult(
                 DeliveryOutcome.TRANSIENT, error="the provider has no such message")))
             return True
         return False
@@ -285,90 +251,7 @@ class Worker:
 
     def record(self, outcomes: list[tuple[Claimed, DeliveryResult]]) -> None:
         """Store send results in one transaction."""
-        self.record_outcomes([_Outcome(c, r) for c, r in outcomes])
-
-    def record_outcomes(self, outcomes: list[_Outcome]) -> _Everything:
-        """Store results of sends and of questions to the provider in one transaction."""
-        now = self.clock()
-        sent = [
-            {"b_id": o.row.id, "b_pid": o.result.provider_id, "b_seg": o.result.segments}
-            for o in outcomes if o.result.outcome is DeliveryOutcome.SENT
-        ]
-        with self.factory() as session, session.begin():
-            if sent:
-                # the rows still ours to record (locked): only these become sent now, and
-                # only these count in the contact summary, in this same transaction
-                mine = set(session.scalars(
-                    select(T.c.id).where(T.c.id.in_([r["b_id"] for r in sent]),
-                                         T.c.status == DeliveryStatus.SENDING,
-                                         T.c.claimed_by == self.worker_id)
-                    .with_for_update()))
-                sent = [r for r in sent if r["b_id"] in mine]
-            if sent:
-                session.connection().execute(
-                    update(T)
-                    .where(T.c.id == bindparam("b_id"), T.c.status == DeliveryStatus.SENDING,
-                           T.c.claimed_by == self.worker_id)
-                    .values(status=DeliveryStatus.SENT, provider_id=bindparam("b_pid"),
-                            segments=bindparam("b_seg"), sent_at=now, last_error=None,
-                            updated_at=now),
-                    sent,
-                )
-                count_sent(session, mine)
-            for o in outcomes:
-                if o.result.outcome is not DeliveryOutcome.SENT:
-                    self._record_failure(session, o, now)
-        self.sent += len(sent)
-        return _Everything()
-
-    def _record_failure(self, session: Session, o: _Outcome, now: datetime) -> None:
-        claimed, result = o.row, o.result
-        delivery = session.get(Delivery, claimed.id, with_for_update=True)
-        if delivery is None or delivery.status != DeliveryStatus.SENDING \
-                or delivery.claimed_by != self.worker_id:
-            return
-        delivery.last_error = (result.error or result.outcome.value)[:500]
-        delivery.updated_at = now
-        delivery.claimed_by = None
-        if o.lookup:  # the provider could not say whether an earlier hand-over went
-            delivery.attempts += 1
-            if delivery.attempts < self.policy.max_attempts:
-                delivery.status = DeliveryStatus.QUEUED  # asked again before any resend
-                delivery.next_attempt_at = now + timedelta(
-                    seconds=self.policy.backoff(delivery.attempts, None))
-            else:
-                delivery.status = DeliveryStatus.NEEDS_REVIEW
-                delivery.last_error = REVIEW_LOOKUP
-            return
-        if result.outcome is DeliveryOutcome.UNCERTAIN:
-            channel = self.channels.get(claimed.channel)
-            if channel is not None and channel.can_check_sent:
-                # handed_at stays: before anything is sent again the provider is asked, once
-                # a late answer must have been processed
-                delivery.status = DeliveryStatus.QUEUED
-                delivery.next_attempt_at = now + timedelta(
-                    seconds=self.policy.settle_seconds * random.uniform(1.0, 1.25))
-            else:
-                delivery.status = DeliveryStatus.NEEDS_REVIEW
-                delivery.last_error = REVIEW_UNKNOWN
-            return
-        delivery.handed_at = None  # the provider answered: it did not take this one
-        retryable = result.outcome is DeliveryOutcome.TRANSIENT
-        if retryable and delivery.attempts < self.policy.max_attempts:
-            delay = self.policy.backoff(delivery.attempts, result.retry_after)
-            delivery.status = DeliveryStatus.QUEUED
-            delivery.next_attempt_at = now + timedelta(seconds=delay)
-            return
-        delivery.status = DeliveryStatus.FAILED
-        if result.outcome is DeliveryOutcome.PERMANENT:
-            mark_address_failed(session, delivery.guardian, claimed.channel, claimed.address,
-                                delivery.last_error, now)
-        else:
-            delivery.last_error = f"gave up after {delivery.attempts} attempts: " \
-                                  f"{delivery.last_error}"[:500]
-        nxt = fall_back(session, delivery, self.channels, now)
-        log.info("delivery %s failed on %s; next: %s", delivery.id, claimed.channel,
-                 nxt.channel or "unreachable")
+        self.recorder.record([Outcome(c, r) for c, r in outcomes])
 
     # -- crash recovery ------------------------------------------------------------------
     async def recover(self, force: bool = False) -> dict[str, int]:
@@ -493,16 +376,13 @@ class Worker:
         return self.sent
 
     async def _pause(self, rnd: _Round, stop: asyncio.Event) -> None:
-        """Until a row finishes (room to claim), `stop`, or the poll interval."""
-        waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(stop.wait())}
-        waiters |= set(rnd.tasks)  # type: ignore[arg-type]
-        timeout = None if rnd.tasks else self.policy.poll_seconds
-        done, _ = await asyncio.wait(waiters, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        for w in waiters:
-            if w not in rnd.tasks and not w.done():
-                w.cancel()
-        del done
+        """Until a row finishes (room to claim), `stop`, or the poll interval (new rows
+        may have come due)."""
+        stopped = asyncio.ensure_future(stop.wait())
+        waiters: set[asyncio.Future[object]] = {stopped, *rnd.tasks}  # type: ignore[arg-type]
+        await asyncio.wait(waiters, timeout=self.policy.poll_seconds,
+                           return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
 
     async def _stop(self, rnd: _Round) -> None:
         """Claim nothing more; let started calls finish within the grace period and record
