@@ -29,7 +29,7 @@ ENOUGH_WORDS = 12  # an SMS leaves out optional lines before cutting staff words
 NOT_SET_UP, FAILED = "not_set_up", "failed"
 #: the frame's channel when writing the whole message for its private page
 PAGE = "page"
-_BODY = "\ue000"  # where the staff's own words go while an SMS is being fitted
+BODY_SLOT = "\ue000"  # where the staff's own words go while an SMS is being fitted
 # typographic punctuation that would make a whole SMS UCS-2, and its plain form
 _PLAIN = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
                         "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u00a0": " ",
@@ -150,7 +150,7 @@ def _short(message: Message, guardian: Guardian, school: School, language: str,
     if guardian.first_name and guardian.first_name in first and rest:
         whole = rest.lstrip("\n")  # the page names no parent: a forwarded link says less
     link = keep_page(message, guardian, language=language, subject=subject, text=whole)
-    _, frame = _frame(message, guardian, school, language, ChannelName.SMS, _BODY, free)
+    _, frame = _frame(message, guardian, school, language, ChannelName.SMS, BODY_SLOT, free)
     if link:
         _ = translations_for(language).gettext
         frame += "\n" + _("The whole message: {link}").format(link=link)
@@ -174,9 +174,9 @@ def fit(frame: str, body: str, marker: str = "", limit: int = SMS_SEGMENTS) -> s
 
         def with_words(n: int, template: str = template) -> str:
             if n == 0:
-                return "\n".join(line for line in template.split("\n") if _BODY not in line)
+                return "\n".join(line for line in template.split("\n") if BODY_SLOT not in line)
             part = " ".join(words[:n]) + ("" if n == len(words) else "...")
-            return template.replace(_BODY, f"{marker} {part}" if marker else part)
+            return template.replace(BODY_SLOT, f"{marker} {part}" if marker else part)
 
         if segments(with_words(len(words))) <= limit:
             return with_words(len(words))
