@@ -3,13 +3,16 @@ every check-in with the family's answer (staff-facing text, in English)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import JsonOpt, app, context, out, print_json
 from bot.cli.support import cli_actor, school_session
-from bot.store.models import utcnow
+from bot.store.models import Delivery, Message, MessageKind, utcnow
 
 check_ins_app = typer.Typer(
     help="Check-ins after meetings: list them (scheduled, sent, answered), send due ones, "
@@ -17,6 +20,29 @@ check_ins_app = typer.Typer(
 app.add_typer(check_ins_app, name="check-ins")
 
 SendDue = Annotated[bool, typer.Option("--send-due", help="Queue every one that is due now.")]
+
+
+def sms_segments_since(factory: sessionmaker[Session], kind: str, since: datetime
+                       ) -> dict[str, int]:
+    """The most SMS segments per family language among messages of `kind` queued since
+    `since`, counted after rendering (rows awaiting translation included)."""
+    from bot.outbound.render import sms_segments_by_language
+
+    with factory() as s:
+        rows = s.scalars(select(Delivery).join(Message, Message.id == Delivery.message_id)
+                         .where(Message.kind == kind, Message.created_at >= since))
+        return sms_segments_by_language(list(rows))
+
+
+def print_segments(counts: dict[str, int]) -> None:
+    """One line with the SMS segments per language, and a warning for each above 3."""
+    from bot.outbound.render import SMS_SEGMENTS
+
+    if counts:
+        out.print("  SMS segments by language: " + ", ".join(
+            f"{lang} {n}" for lang, n in sorted(counts.items())), highlight=False)
+    for lang in sorted(lang for lang, n in counts.items() if n > SMS_SEGMENTS):
+        out.print(f"  [yellow]in {lang} this takes more than 3 text messages[/]")
 
 
 @app.command("reminders")
@@ -29,11 +55,14 @@ def reminders_cmd(send_due: SendDue = False, as_json: JsonOpt = False) -> None:
                   "`schoolgate serve` runs the scheduler; use --send-due to run it now")
         return
     ctx = context()
-    count = queue_due_reminders(ctx.factory, set(ctx.channels), utcnow())
+    started = utcnow()
+    count = queue_due_reminders(ctx.factory, set(ctx.channels), started)
+    counts = sms_segments_since(ctx.factory, MessageKind.REMINDER, started)
     if as_json:
-        print_json({"queued": count})
+        print_json({"queued": count, "sms_segments": counts})
     else:
         out.print(f"{count} reminder(s) queued; run [bold]schoolgate worker[/] to send them")
+        print_segments(counts)
 
 
 @check_ins_app.callback()
@@ -46,13 +75,16 @@ def check_ins_cmd(typer_ctx: typer.Context, send_due: SendDue = False,
 
     ctx = context()
     if send_due:
+        started = utcnow()
         count = queue_due_check_ins(ctx.factory, set(ctx.channels), ctx.settings.staff_language,
-                                    utcnow())
+                                    started)
+        counts = sms_segments_since(ctx.factory, MessageKind.CHECK_IN, started)
         if as_json:
-            print_json({"queued": count})
+            print_json({"queued": count, "sms_segments": counts})
         else:
             out.print(f"{count} check-in(s) queued; run [bold]schoolgate worker[/] to send "
                       "them")
+            print_segments(counts)
         return
     with school_session(ctx) as (s, school):
         rows = check_in_rows(s, school.id, school.timezone)

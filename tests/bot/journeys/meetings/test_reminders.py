@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from bot.cli.journeys import sms_segments_since
 from bot.journeys.meetings.invitation import queue_invitation
 from bot.journeys.meetings.reminders import queue_due_reminders
 from bot.outbound.translate import TranslationStep
@@ -82,6 +83,10 @@ def test_the_day_before_only_the_guardian_who_chose_a_time_is_reminded_once(
     assert queue_due_reminders(ctx.factory, set(ctx.channels), at(BEFORE, 20)) == 0
     [row] = _reminders(ctx)
     assert row.guardian_id == ids["guardians"][0]  # type: ignore[index]
+    # what `schoolgate reminders --send-due` prints: counted before the translation exists
+    counts = sms_segments_since(ctx.factory, MessageKind.REMINDER, datetime(2000, 1, 1,
+                                                                            tzinfo=UTC))
+    assert list(counts) == ["pl"] and 1 <= counts["pl"] <= 3
     asyncio.run(TranslationStep(ctx.factory, LibreTranslate(lt.url)).run())
     [row] = _reminders(ctx)
     # an SMS: what, when (the short date Polish phones show), where, at most 3 segments
