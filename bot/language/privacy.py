@@ -197,13 +197,18 @@ def unmask(text: str, values: dict[str, str]) -> str:
 
 
 # -- a school's roster, compiled once per change ------------------------------------------
-_cache: dict[int, tuple[tuple[Any, ...], Names]] = {}
+_cache: dict[tuple[str, int], tuple[tuple[Any, ...], Names]] = {}
 _cache_lock = threading.Lock()
 _CACHE_SCHOOLS = 32
 
 
 def roster_version(session: Session, school_id: int) -> tuple[Any, ...]:
-    """A fingerprint that changes when anyone joins, leaves or is renamed (by length)."""
+    """A fingerprint that changes when anyone joins or leaves, or a name changes length.
+
+    Read in one cheap query per table, in every process (the web app and the worker each
+    keep their own automaton). A rename to a name of the same length in the same row is
+    the one change it cannot see; `forget_school_names` covers it in this process.
+    """
     parts: list[Any] = []
     for model, columns in ((Student, (Student.first_name, Student.last_name, Student.ref)),
                            (Guardian, (Guardian.first_name, Guardian.last_name,
@@ -211,9 +216,17 @@ def roster_version(session: Session, school_id: int) -> tuple[Any, ...]:
                            (Staff, (Staff.name,))):
         length = sum((func.length(c) for c in columns[1:]), func.length(columns[0]))
         parts.extend(session.execute(
-            select(func.count(model.id), func.max(model.id), func.sum(length))
+            select(func.count(model.id), func.max(model.id), func.sum(length),
+                   func.sum(length * model.id))
             .where(model.school_id == school_id)).one())
     return tuple(parts)
+
+
+def forget_school_names(school_id: int | None = None) -> None:
+    """Drop the compiled roster (of one school, or all) so the next use reads it again."""
+    with _cache_lock:
+        for key in [k for k in _cache if school_id is None or k[1] == school_id]:
+            del _cache[key]
 
 
 def _load(session: Session, school_id: int) -> Names:
@@ -230,13 +243,14 @@ def _load(session: Session, school_id: int) -> Names:
 def school_names(session: Session, school_id: int) -> Names:
     """Every name and reference on the school's roster, compiled once per roster change."""
     version = roster_version(session, school_id)
+    key = (str(session.get_bind().engine.url), school_id)  # one process, several databases
     with _cache_lock:
-        cached = _cache.get(school_id)
+        cached = _cache.get(key)
     if cached is not None and cached[0] == version:
         return cached[1]
     names = _load(session, school_id)
     with _cache_lock:
         if len(_cache) >= _CACHE_SCHOOLS:
             _cache.pop(next(iter(_cache)))
-        _cache[school_id] = (version, names)
+        _cache[key] = (version, names)
     return names
