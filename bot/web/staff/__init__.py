@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
@@ -27,6 +29,14 @@ def install(app: FastAPI) -> None:
     async def _staff_error(request: Request, exc: StaffPageError) -> Response:
         return page(request, "error.html", getattr(request.state, "me", None),
                     code=exc.status, status=exc.status, message=exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_value(request: Request, exc: RequestValidationError) -> Response:
+        # an id in the address that no record can have (bot.web.staff.ids): 404
+        if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
+            return page(request, "error.html", getattr(request.state, "me", None), code=404,
+                        status=404, message="There is nothing with that number.")
+        return await request_validation_exception_handler(request, exc)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

@@ -37,6 +37,7 @@ from bot.web.staff.deps import (
     require,
     transaction,
 )
+from bot.web.staff.ids import DbId
 from bot.web.staff.security import Me
 
 router = APIRouter()
@@ -94,7 +95,7 @@ def students_list(request: Request, me: Annotated[Me, Depends(require(*EVERYONE)
 
 
 @router.get("/students/{student_id}")
-def student_page(request: Request, student_id: int,
+def student_page(request: Request, student_id: DbId,
                  me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
     """One child: guardians and their channels, key worker and cover, the contact log."""
     ctx = ctx_of(request)
@@ -116,7 +117,7 @@ def student_page(request: Request, student_id: int,
 
 
 @router.get("/families/{guardian_id}")
-def family_page(request: Request, guardian_id: int,
+def family_page(request: Request, guardian_id: DbId,
                 me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
     """One guardian: language, channels and consent, their children, the contact log."""
     ctx = ctx_of(request)

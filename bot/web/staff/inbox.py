@@ -29,6 +29,7 @@ from bot.web.staff.deps import (
     require,
     transaction,
 )
+from bot.web.staff.ids import DbId
 from bot.web.staff.security import Me
 
 router = APIRouter()
@@ -72,7 +73,7 @@ def _load(s: object, me: Me, inbound_id: int) -> InboundMessage:
 
 
 @router.get("/inbox/{inbound_id}")
-def inbox_item(request: Request, inbound_id: int,
+def inbox_item(request: Request, inbound_id: DbId,
                me: Annotated[Me, Depends(require(*EVERYONE))],
                done: str | None = None) -> Response:
     """One reply: what the parent wrote and its translation, a reply box, mark handled."""
@@ -99,7 +100,7 @@ def _mark_handled(inbound: InboundMessage, me: Me) -> None:
 
 
 @router.post("/inbox/{inbound_id}/reply")
-def inbox_reply(request: Request, inbound_id: int,
+def inbox_reply(request: Request, inbound_id: DbId,
                 me: Annotated[Me, Depends(require(ADMIN, OFFICE, TEACHER))],
                 text: Annotated[str, Form()] = "") -> Response:
     """Answer the parent: the core queues it on their channel, translated."""
@@ -131,7 +132,7 @@ def _retry(request: Request, me: Me, inbound_id: int, error: str, text: str) -> 
 
 
 @router.post("/inbox/{inbound_id}/handled")
-def inbox_handled(request: Request, inbound_id: int,
+def inbox_handled(request: Request, inbound_id: DbId,
                   me: Annotated[Me, Depends(require(ADMIN, OFFICE, TEACHER))]) -> Response:
     """Mark a reply as handled (no answer needed, or answered another way)."""
     with transaction(request) as s:

@@ -56,6 +56,7 @@ from bot.web.staff.deps import (
     require,
     transaction,
 )
+from bot.web.staff.ids import DbId
 from bot.web.staff.previews import previews
 from bot.web.staff.security import Me
 
@@ -194,7 +195,7 @@ def _meeting_view(request: Request, me: Me, s: Session, message_id: int, *,
 
 
 @router.get("/meetings/{message_id}")
-def meeting_page(request: Request, message_id: int,
+def meeting_page(request: Request, message_id: DbId,
                  me: Annotated[Me, Depends(require(*EVERYONE))],
                  sent: str | None = None) -> Response:
     """One meeting: details, who answered what, action points, check-ins."""
@@ -207,7 +208,7 @@ def meeting_page(request: Request, message_id: int,
 
 
 @router.post("/meetings/{message_id}/actions")
-def meeting_action_add(request: Request, message_id: int,
+def meeting_action_add(request: Request, message_id: DbId,
                        me: Annotated[Me, Depends(require(*ORGANISERS))],
                        description: Annotated[str, Form()] = "",
                        owner: Annotated[str, Form()] = "school",
@@ -231,7 +232,7 @@ def meeting_action_add(request: Request, message_id: int,
 
 
 @router.post("/meetings/{message_id}/actions/{action_id}/done")
-def meeting_action_done(request: Request, message_id: int, action_id: int,
+def meeting_action_done(request: Request, message_id: DbId, action_id: DbId,
                         me: Annotated[Me, Depends(require(*ORGANISERS))]) -> Response:
     """Mark an action point done."""
     with transaction(request) as s:

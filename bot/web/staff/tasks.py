@@ -20,6 +20,7 @@ from bot.web.staff.deps import (
     require,
     transaction,
 )
+from bot.web.staff.ids import DbId
 from bot.web.staff.security import Me
 
 router = APIRouter()
@@ -47,7 +48,7 @@ def tasks_page(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))],
 
 
 @router.post("/tasks/{task_id}/done")
-def task_done(request: Request, task_id: int,
+def task_done(request: Request, task_id: DbId,
               me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
     """Mark one of my tasks done (admin and office may close anyone's)."""
     with transaction(request) as s:
