@@ -12,7 +12,8 @@ def create_app(ctx: Context) -> FastAPI:
     """Build the app around a Context (settings, database, channels)."""
     from bot.web import health, pack, telegram_hooks, twilio_hooks, unsubscribe
 
-    app = FastAPI(title="schoolgate", docs_url=None, redoc_url=None)
+    # no schema and no API docs: they would list every route to anyone (issue 14)
+    app = FastAPI(title="schoolgate", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
     app.include_router(twilio_hooks.router)
     app.include_router(telegram_hooks.router)

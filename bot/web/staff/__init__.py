@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from bot.web.staff.deps import SignInRequired, StaffPageError, login_redirect, page
-from bot.web.staff.security import UnknownEmails
+from bot.web.staff.security import UnknownEmails, client_failures
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -21,6 +21,7 @@ def install(app: FastAPI) -> None:
     from bot.web.staff import auth, compose, dashboard, families, inbox, meetings, tasks
 
     app.state.unknown_emails = UnknownEmails()
+    app.state.client_failures = client_failures()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (auth, dashboard, inbox, compose, meetings, families, tasks):
         app.include_router(module.router)

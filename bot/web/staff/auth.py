@@ -66,7 +66,9 @@ def login(request: Request, email: Annotated[str, Form()] = "",
     settings = ctx_of(request).settings
     with transaction(request) as session:
         result = authenticate(session, email, password,
-                              unknown=request.app.state.unknown_emails)
+                              unknown=request.app.state.unknown_emails,
+                              client=request.client.host if request.client else "",
+                              clients=request.app.state.client_failures)
         token = None
         if result.staff_id is not None:
             token = start_session(session, result.staff_id,

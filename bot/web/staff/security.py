@@ -3,8 +3,15 @@
 The cookie holds only a random token; the database keeps its SHA-256, the staff id,
 the session's CSRF token and when it expires. A session ends after a spell unused
 (idle expiry, slid forward on use) and after a fixed time in any case (absolute
-expiry, counted from `created_at`). Failed sign-ins are counted on the staff row, so
-the throttle holds across restarts and processes.
+expiry, counted from `created_at`).
+
+Wrong passwords are slowed twice over, so that nobody can keep another person's account
+locked. Per client (its address): after CLIENT_FREE_FAILURES failures, on any accounts,
+that client waits, doubling up to MAX_DELAY. Per account (counted on the staff row, so it
+holds across restarts and processes): after FREE_FAILURES failures the account waits,
+doubling up to ACCOUNT_MAX_DELAY, but that wait binds only clients that have failed
+recently: the owner, from a device with no recent wrong password, still signs in with
+the right one, whatever a stranger did.
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ MIN_PASSWORD = 10
 FREE_FAILURES = 5  # consecutive failures allowed before attempts are slowed
 BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=1)
+ACCOUNT_MAX_DELAY = timedelta(minutes=15)  # an account's wait never grows past this
+CLIENT_FREE_FAILURES = 10  # a client's failures, on any accounts, before it is slowed
+CLIENT_MEMORY = timedelta(hours=24)  # a client's failures are forgotten after this
 
 _hasher = PasswordHasher()
 # Verified when the email is unknown, so both answers take as long.
@@ -63,11 +73,17 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def lock_delay(failures: int) -> timedelta:
-    """How long to wait after `failures` consecutive failures (doubling past the fifth)."""
-    if failures < FREE_FAILURES:
+def lock_delay(failures: int, free: int = FREE_FAILURES,
+               cap: timedelta = MAX_DELAY) -> timedelta:
+    """How long to wait after `failures` consecutive failures (doubling past `free`)."""
+    if failures < free:
         return timedelta(0)
-    return min(BASE_DELAY * 2 ** (failures - FREE_FAILURES), MAX_DELAY)
+    return min(BASE_DELAY * 2 ** min(failures - free, 20), cap)
+
+
+def account_delay(failures: int) -> timedelta:
+    """An account's wait after `failures` failures: capped at ACCOUNT_MAX_DELAY."""
+    return lock_delay(failures, cap=ACCOUNT_MAX_DELAY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,45 +99,72 @@ WRONG = "That email and password do not match an account."
 
 
 class UnknownEmails:
-    """Failure counts for emails that match no account, kept in this process only.
+    """Failure counts by a key (an unknown email, a client), kept in this process only.
 
     Without it an unknown email would never be slowed, which tells an attacker it does
-    not exist; the database never holds emails nobody registered.
+    not exist; the database never holds emails nobody registered. Keys are hashes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, free: int = FREE_FAILURES) -> None:
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[int, datetime]] = {}
+        self.free = free
 
-    def locked_for(self, key: str, now: datetime) -> int:
+    def recent(self, key: str, now: datetime) -> int:
+        """Failures under `key` in the last CLIENT_MEMORY."""
         with self._lock:
             failures, at = self._seen.get(key, (0, now))
-        return max(0, int((at + lock_delay(failures) - now).total_seconds()))
+        return failures if now - at < CLIENT_MEMORY else 0
+
+    def locked_for(self, key: str, now: datetime) -> int:
+        """Seconds until `key` may try again (0: now)."""
+        failures = self.recent(key, now)
+        with self._lock:
+            _, at = self._seen.get(key, (0, now))
+        return max(0, int((at + lock_delay(failures, self.free) - now).total_seconds()))
 
     def fail(self, key: str, now: datetime) -> None:
+        """Count one failure under `key`."""
+        failures = self.recent(key, now)
         with self._lock:
             if len(self._seen) > 10_000:
                 self._seen.clear()
-            failures, _ = self._seen.get(key, (0, now))
             self._seen[key] = (failures + 1, now)
+
+    def clear(self, key: str) -> None:
+        """Forget `key`'s failures (after a successful sign-in)."""
+        with self._lock:
+            self._seen.pop(key, None)
+
+
+def client_failures() -> UnknownEmails:
+    """The per-client counter: CLIENT_FREE_FAILURES free failures, on any accounts."""
+    return UnknownEmails(free=CLIENT_FREE_FAILURES)
 
 
 _unknown = UnknownEmails()
+_clients = client_failures()
 
 
-def _slowed(seconds: int) -> LoginResult:
+def _slowed(seconds: int, whose: str = "this account") -> LoginResult:
     minutes = max(1, -(-seconds // 60))
-    return LoginResult(None, "Too many wrong passwords for this account. Wait "
+    return LoginResult(None, f"Too many wrong passwords for {whose}. Wait "
                              f"{minutes} minute{'s' if minutes != 1 else ''} and try again.",
                        retry_after=seconds)
 
 
 def authenticate(session: Session, email: str, password: str,
-                 now: datetime | None = None, unknown: UnknownEmails | None = None
-                 ) -> LoginResult:
-    """Check an email and password, counting failures; the caller commits."""
+                 now: datetime | None = None, unknown: UnknownEmails | None = None,
+                 client: str = "", clients: UnknownEmails | None = None) -> LoginResult:
+    """Check an email and password from `client` (its address), counting failures per
+    client and per account; the caller commits."""
     now = now or utcnow()
     unknown = unknown or _unknown
+    clients = clients or _clients
+    client_key = hashlib.sha256(f"client:{client}".encode()).hexdigest()
+    wait = clients.locked_for(client_key, now)
+    if wait:
+        return _slowed(wait, "sign-ins from this device")
     email = email.strip().lower()
     staff = session.scalar(select(Staff).where(func.lower(Staff.email) == email,
                                                Staff.active.is_(True)))
@@ -132,9 +175,12 @@ def authenticate(session: Session, email: str, password: str,
             return _slowed(wait)
         _verify(None, password)
         unknown.fail(key, now)
+        clients.fail(client_key, now)
         return LoginResult(None, WRONG)
-    if staff.last_failed_login_at is not None:
-        until = staff.last_failed_login_at + lock_delay(staff.failed_logins)
+    # the account's wait binds only a client that failed recently: never the owner's own
+    # device because of what someone else typed
+    if staff.last_failed_login_at is not None and clients.recent(client_key, now):
+        until = staff.last_failed_login_at + account_delay(staff.failed_logins)
         if until > now:
             audit(session, "web", "login_refused_throttled", "staff", staff.id,
                   failures=staff.failed_logins)
@@ -145,11 +191,13 @@ def authenticate(session: Session, email: str, password: str,
             failed_logins=Staff.failed_logins + 1, last_failed_login_at=now))
         audit(session, "web", "login_failed", "staff", staff.id)
         log.info("failed sign-in for staff %s", staff.id)
+        clients.fail(client_key, now)
         return LoginResult(None, WRONG)
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = hash_password(password)
     staff.failed_logins = 0
     staff.last_failed_login_at = None
+    clients.clear(client_key)
     audit(session, f"staff:{staff.id}", "login", "staff", staff.id)
     return LoginResult(staff.id)
 
