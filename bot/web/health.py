@@ -94,7 +94,7 @@ def metrics(request: Request) -> Response:
 
 def install(app: FastAPI, ctx: Context) -> None:
     """Add the routes, the database collector and the webhook latency histogram."""
-    registry = CollectorRegistry(auto_describe=True)
+    registry = CollectorRegistry()  # no describe at start-up: it would read the database
     registry.register(DatabaseCollector(ctx))
     latency = Histogram("schoolgate_webhook_seconds",
                         "Time from a provider webhook's request to its response",
