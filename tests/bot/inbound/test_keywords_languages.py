@@ -58,7 +58,8 @@ def _family(ctx: Context, language: str) -> int:
         school = ctx.school(s)
         teacher = f.staff(s, school, name="Ms Key")
         child = f.student(s, school, teacher)
-        return f.guardian(s, school, child, phone=PHONE, language=language).id
+        return f.guardian(s, school, child, phone=PHONE,
+                          language=ROSTER.get(language, language)).id
 
 
 def _opted_out(ctx: Context, guardian_id: int) -> bool:
@@ -67,8 +68,13 @@ def _opted_out(ctx: Context, guardian_id: int) -> bool:
         return state is not None and state.opted_out_at is not None
 
 
+#: the locale a roster gives these families (Portuguese-speaking families here are Brazilian)
+ROSTER = {"pt": "pt_BR"}
+
+
 def test_every_supported_language_has_its_words() -> None:
-    assert set(CASES) == set(available()) | {"en"}
+    for folder in available():  # pt_BR and pt_PT are both served by the Portuguese words
+        assert any(folder == k or folder.startswith(k + "_") for k in CASES), folder
     for table in (STOP_BY_LANGUAGE, START_BY_LANGUAGE, HELP_BY_LANGUAGE):
         assert set(table) == set(CASES)
 
@@ -84,7 +90,8 @@ def test_the_familys_own_stop_word_opts_out_on_sms(ctx: Context, language: str) 
         [confirmation] = s.scalars(select(Delivery)).all()
         school = ctx.school(s).name
     assert confirmation.channel == "sms"
-    expected = translations_for(language).gettext(STOPPED).format(school=school)
+    expected = translations_for(ROSTER.get(language, language)).gettext(STOPPED).format(
+        school=school)
     assert confirmation.rendered_text == expected  # in the family's language
     if language != "en":
         assert confirmation.rendered_text != STOPPED.format(school=school)
