@@ -10,6 +10,7 @@ must not unsubscribe by itself: it shows a page with a button that POSTs.
 from __future__ import annotations
 
 import logging
+import re
 from html import escape
 
 from fastapi import APIRouter, Request
@@ -30,10 +31,19 @@ router = APIRouter()
 NOT_FOUND = ("This unsubscribe link is not known. It may have been copied incompletely. "
              "Please reply to the email or contact the school office.")
 _HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _a_token(token: str) -> bool:
+    """Whether `token` could be one of ours (url-safe base64, models.new_token): anything
+    else (a NUL, which PostgreSQL refuses, a megabyte) is unknown without a query."""
+    return bool(_TOKEN.fullmatch(token))
 
 
 def _lookup(ctx: Context, token: str) -> tuple[str, str, str, bool] | None:
     """(language, school name, channel, already opted out) for the token's guardian."""
+    if not _a_token(token):
+        return None
     with ctx.factory() as session:
         delivery = session.scalar(select(Delivery).where(Delivery.reply_token == token))
         if delivery is None:
@@ -47,6 +57,8 @@ def _lookup(ctx: Context, token: str) -> tuple[str, str, str, bool] | None:
 
 def _unsubscribe(ctx: Context, token: str) -> tuple[str, str, bool] | None:
     """Opt the token's guardian out of the delivery's channel; None for an unknown token."""
+    if not _a_token(token):
+        return None
     with ctx.factory() as session, session.begin():
         delivery = session.scalar(select(Delivery).where(Delivery.reply_token == token))
         if delivery is None:
