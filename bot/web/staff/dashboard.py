@@ -25,7 +25,14 @@ from bot.store.models import (
     StudentGuardian,
     utcnow,
 )
-from bot.web.staff.access import EVERYONE, TEACHER, own_students, role_of, visible_students
+from bot.web.staff.access import (
+    EVERYONE,
+    TEACHER,
+    covered_workers,
+    own_students,
+    role_of,
+    visible_students,
+)
 from bot.web.staff.charts import bar_chart
 from bot.web.staff.deps import ctx_of, page, reading_transaction, require
 from bot.web.staff.security import Me
@@ -76,12 +83,17 @@ def waiting_replies(session: Session, me: Me) -> list[InboundMessage]:
 
 
 def mine(me: Me) -> Any:
-    """The condition on InboundMessage: routed to me, or about one of my students."""
+    """The condition on InboundMessage, as access.may_read_reply: routed to me or to
+    someone I cover, about one of my students, or naming no child, routed to no one, from
+    one of my families."""
     guardians = select(StudentGuardian.guardian_id).where(
         StudentGuardian.student_id.in_(own_students(me)))
     return ((InboundMessage.routed_to_id == me.id)
             | InboundMessage.student_id.in_(own_students(me))
-            | (InboundMessage.student_id.is_(None) & InboundMessage.guardian_id.in_(guardians)))
+            | (InboundMessage.student_id.is_(None)
+               & InboundMessage.routed_to_id.in_(covered_workers(me)))
+            | (InboundMessage.student_id.is_(None) & InboundMessage.routed_to_id.is_(None)
+               & InboundMessage.guardian_id.in_(guardians)))
 
 
 @router.get("/")

@@ -15,6 +15,7 @@ from bot.records.contact_log import LogEntry, contact_log
 from bot.store.audit import audit
 from bot.store.models import (
     ChannelName,
+    Delivery,
     Guardian,
     InboundMessage,
     Staff,
@@ -26,6 +27,7 @@ from bot.web.staff.access import (
     may_open_guardian,
     may_open_student,
     may_read_reply,
+    may_read_sent,
     visible_students,
 )
 from bot.web.staff.deps import (
@@ -44,20 +46,27 @@ router = APIRouter()
 
 
 def _shown_log(s: Session, me: Me, entries: list[LogEntry]) -> list[dict[str, Any]]:
-    """The log as the page shows it: a family's words only for those who may read them."""
+    """The log as the page shows it: words only for those who may read them (one rule for
+    a family's reply and our answers to it, bot.web.staff.access)."""
     out = []
-    readable: dict[int, bool] = {}
+    readable: dict[tuple[str, int], bool] = {}
     for e in entries:
         row = e.as_dict()
         row["at"] = e.at
         row["hidden"] = False
-        if e.direction == "in":
-            if e.id not in readable:
+        key = (e.direction, e.id)
+        if key not in readable:
+            if e.direction == "in":
                 inbound = s.get(InboundMessage, e.id)
-                readable[e.id] = inbound is not None and may_read_reply(s, me, inbound)
-            if not readable[e.id]:
-                row["text"] = row["translation"] = row["address"] = None
-                row["hidden"] = True
+                readable[key] = inbound is not None and may_read_reply(s, me, inbound)
+            else:
+                delivery = s.get(Delivery, e.id)
+                readable[key] = delivery is not None and may_read_sent(s, me, delivery.message)
+        if not readable[key]:
+            row["text"] = row["translation"] = None
+            if e.direction == "in":
+                row["address"] = None
+            row["hidden"] = True
         out.append(row)
     return list(reversed(out))  # newest first on a page
 
