@@ -220,3 +220,14 @@ def test_a_secret_telegram_would_refuse_is_refused_at_start_up() -> None:
     bad = TelegramSettings(_env_file=None,  # type: ignore[call-arg]
                            bot_token="1:a", webhook_secret="has spaces and !")
     assert any("TELEGRAM_WEBHOOK_SECRET may use only" in p for p in bad.problems())
+
+
+def test_the_office_sees_why_a_malformed_update_waits(ctx: Context, client: TestClient) -> None:
+    from tests.bot.web.staff.helpers import account, sign_in
+
+    with ctx.factory() as s, s.begin():
+        account(s, ctx.school(s), "office", email="office@school.test")
+    body = b'{"update_id": 620, "message": {"chat": {"id": 5}, "text": ["a list"]}}'
+    assert client.post(URL, content=body, headers={SECRET_HEADER: SECRET}).status_code == 200
+    assert sign_in(client, "office@school.test").status_code == 303
+    assert "Could not be processed: text is not a string" in client.get("/inbox").text
