@@ -8,7 +8,8 @@ for the school's nation (policy setting `nation`).
 
 CSV: columns start, end and name, and optionally kind ("term", or "holiday" / "closed" /
 "inset"). Without a kind, a row named like a term ("Autumn term", not "half term") is a
-term; any other row is a closure. .ics: all-day events (DTEND is the day after the last,
+term (one under a week, like "Autumn term starts", is a note and closes nothing); any
+other row is a closure. .ics: all-day events (DTEND is the day after the last,
 as RFC 5545 says); events that last part of a day (a parents' evening) close nothing and
 are reported. Bad rows are named and skipped; loading the same file twice adds nothing.
 Staff-facing text here is plain English (the staff language in this release).
@@ -97,8 +98,18 @@ def read_csv(path: Path) -> tuple[list[Span], list[Problem]]:
             elif end < start:
                 problems.append(Problem(f"row {n}", "end is before start"))
             else:
-                spans.append(Span(start, end, name, term))
+                _keep(Span(start, end, name, term), f"row {n}", spans, problems)
     return spans, problems
+
+
+def _keep(span: Span, where: str, spans: list[Span], problems: list[Problem]) -> None:
+    """Keep an entry; a "term" under a week long ("Autumn term starts") is a marker, not a
+    term: taking it as one would close the school between two such markers."""
+    if span.term and (span.end - span.start).days < 6:
+        problems.append(Problem(where, "a term of under a week (a 'term starts' note?): "
+                                       "it closes nothing"))
+        return
+    spans.append(span)
 
 
 def read_ics(path: Path) -> tuple[list[Span], list[Problem]]:
@@ -129,7 +140,7 @@ def read_ics(path: Path) -> tuple[list[Span], list[Problem]]:
             problems.append(Problem(where, "it ends before it starts"))
             continue
         term = _is_term(name, "")  # feeds carry no kind: the summary says
-        spans.append(Span(first, last, name, bool(term)))
+        _keep(Span(first, last, name, bool(term)), where, spans, problems)
     return spans, problems
 
 

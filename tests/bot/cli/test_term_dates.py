@@ -44,6 +44,12 @@ SUMMARY:INSET day - school closed\r
 DTSTART;VALUE=DATE:20261113\r
 END:VEVENT\r
 BEGIN:VEVENT\r
+UID:ts1@school.test\r
+DTSTAMP:20260801T000000Z\r
+SUMMARY:Spring term starts\r
+DTSTART;VALUE=DATE:20270105\r
+END:VEVENT\r
+BEGIN:VEVENT\r
 UID:pe1@school.test\r
 DTSTAMP:20260801T000000Z\r
 SUMMARY:Parents' evening\r
@@ -115,7 +121,9 @@ def test_an_ics_feed_closes_its_all_day_events_and_names_the_timed_ones(
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["added"] == 2
-    assert [p["where"] for p in data["problems"]] == ["event 3 (Parents' evening)"]
+    assert [p["where"] for p in data["problems"]] == [
+        "event 3 (Spring term starts)",  # a note, not a term: closes nothing
+        "event 4 (Parents' evening)"]
     assert _closed(ctx) == [
         (date(2026, 10, 26), date(2026, 10, 30), "October half term"),  # DTEND exclusive
         (date(2026, 11, 13), date(2026, 11, 13), "INSET day - school closed"),
