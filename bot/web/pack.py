@@ -12,6 +12,7 @@ only. A token we never made is counted, not audited: guessing writes no rows.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,8 @@ _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templa
                          autoescape=select_autoescape(["html"]))
 
 
+#: the alphabet of our tokens (URL-safe base64); anything else was never made by us
+TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 #: requests for tokens we never made, since the process started (see /pack/<token>)
 unknown_tokens = 0
 
@@ -109,7 +112,7 @@ def _error_page(status: int, language: str = "en") -> HTMLResponse:
 async def pack_page(token: str, request: Request) -> HTMLResponse:
     """The prep pack for one invitation and one guardian, in their language and time zone."""
     ctx: Context = request.app.state.ctx
-    if len(token) > 64:
+    if len(token) > 64 or not TOKEN.fullmatch(token):  # not one of ours: no lookup at all
         return _error_page(404)
     view = await run_in_threadpool(_view, ctx, token, utcnow())
     if not isinstance(view, PackView):
