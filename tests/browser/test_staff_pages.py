@@ -17,7 +17,7 @@ from tests.browser.conftest import Site, sign_in
 
 pytestmark = pytest.mark.browser
 
-POLISH_FRAME = "Dzień dobry, Marta! Mamy dobre wieści – Zofia:"
+POLISH_FRAME = "Dobre wieści: Zofia"  # the SMS the family gets, in Polish
 
 
 def test_sign_in_shows_the_dashboard_and_a_wrong_password_does_not(page: Page,
@@ -54,6 +54,7 @@ def test_good_news_to_a_polish_family_reaches_the_outbox_in_polish(page: Page,
     preview = page.locator(".preview[data-language='pl']")
     expect(preview).to_contain_text(POLISH_FRAME)
     expect(preview).to_contain_text("<pl> Zofia helped a new pupil")
+    expect(preview).to_contain_text("Cała wiadomość:")  # the link to the whole note
     expect(page.locator(".back")).to_contain_text("<en> <pl> Zofia helped")
     site.shot(page, "preview-polish")
     page.get_by_role("button", name="Send", exact=True).click()
@@ -114,7 +115,8 @@ def test_meeting_invitation_then_a_reply_shows_as_its_rsvp(page: Page, site: Sit
     page.get_by_label("Option 2 (optional)").fill(soon.strftime("%Y-%m-%dT16:30"))
     page.get_by_label("Where, and how to get there").fill("The library, by the main gate")
     page.get_by_role("button", name="Preview for each family").click()
-    expect(page.locator(".preview")).to_contain_text("<pl> To talk about how")
+    expect(page.locator(".preview")).to_contain_text("Dlaczego: <pl> To talk about")
+    expect(page.locator(".preview")).to_contain_text("Prosimy odpisać numerem:")
     site.shot(page, "meeting-preview")
     with site.ctx.factory() as s:  # a preview saves nothing
         assert s.scalar(select(Message).where(Message.kind == MessageKind.INVITATION)) is None

@@ -28,6 +28,7 @@ from bot.web.staff.deps import (
     require,
     transaction,
 )
+from bot.web.staff.ids import DbId
 from bot.web.staff.previews import previews
 from bot.web.staff.security import Me
 
@@ -115,7 +116,7 @@ def preview_page(request: Request, me: Me, s: Session, student: Student, text: s
 
 
 @router.post("/students/{student_id}/preview")
-def student_preview(request: Request, student_id: int,
+def student_preview(request: Request, student_id: DbId,
                     me: Annotated[Me, Depends(require(*WRITERS))],
                     text: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "",
                     send_at: Annotated[str, Form()] = "") -> Response:
