@@ -1,23 +1,28 @@
-"""The `schoolgate` command. Every error is one clear line, never a traceback."""
+"""The `schoolgate` command. Every error is one clear line, never a traceback.
+
+`--help` must be quick (a person types it to find their way): this package and every
+command module import only typer, rich and the standard library at the top. The web
+stack, the models, SQLAlchemy, pydantic, lingua and babel are imported inside the
+commands that use them (tests/bot/cli/test_lazy_imports.py checks it).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import OperationalError
 
 from bot.cli.support import cli_actor, school_session
-from bot.config import get_settings
 from bot.errors import InvalidInputError, SchoolgateError
-from bot.runtime.context import Context
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.runtime.context import Context
 
 app = typer.Typer(help="schoolgate: school-to-family messages in each family's channel and "
                        "language.", no_args_is_help=True, pretty_exceptions_enable=False,
@@ -30,10 +35,21 @@ err = Console(stderr=True, soft_wrap=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def context() -> Context:
-    """A Context from the environment, with the schema brought up to date."""
+def get_settings() -> Settings:
+    """The process-wide settings (bot.config.get_settings, imported when first needed)."""
+    from bot.config import get_settings as settings
+
+    return settings()
+
+
+def context(*, upgrade: bool = True) -> Context:
+    """A Context from the environment; with `upgrade`, the schema brought up to date first
+    (commands that only look, or that must see the database as it is, pass False)."""
+    from bot.runtime.context import Context
+
     ctx = Context(get_settings())
-    ctx.upgrade()
+    if upgrade:
+        ctx.upgrade()
     return ctx
 
 
@@ -49,6 +65,8 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v",
           version: Annotated[bool, typer.Option(
               "--version", help="Print the version and exit.", is_eager=True,
               callback=lambda given: _print_version(given))] = False) -> None:
+    import logging
+
     from bot.logs import configure
 
     configure(logging.INFO if verbose else logging.WARNING,
@@ -67,8 +85,7 @@ def _print_version(given: bool) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version."""
-    ctx = Context(get_settings())
-    ctx.upgrade()
+    ctx = context()
     out.print(f"database is up to date ({ctx.engine.url.render_as_string(hide_password=True)})")
 
 
@@ -77,7 +94,7 @@ def db_current() -> None:
     """Print the schema version the database is at, and the newest this version knows."""
     from bot.store.migrate import current, head
 
-    ctx = Context(get_settings())  # looks only: never migrates
+    ctx = context(upgrade=False)  # looks only: never migrates
     at, newest = current(ctx.engine), head()
     out.print(f"database: {at or 'empty (no schema yet)'}; schoolgate expects: {newest}")
 
@@ -87,7 +104,7 @@ def db_check() -> None:
     """Exit 0 if the schema is up to date, 1 (saying what to run) if it is not."""
     from bot.store.migrate import current, head
 
-    ctx = Context(get_settings())  # looks only: never migrates
+    ctx = context(upgrade=False)  # looks only: never migrates
     at, newest = current(ctx.engine), head()
     if at != newest:
         raise SchoolgateError(f"the database is at {at or 'no schema'}, schoolgate expects "
@@ -165,6 +182,8 @@ def translate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Preview the machine translation of a text (and its back-translation) before sending."""
+    import asyncio
+
     from bot.outbound.translate import preview
     from translations.machine import TranslationError, build_translator
 
@@ -322,6 +341,7 @@ def worker_cmd(
 ) -> None:
     """Send queued messages: claim due outbox rows, send them, record the result.
     SIGTERM or Ctrl-C stops it cleanly: calls already started finish, the rest go back."""
+    import asyncio
     import signal
 
     ctx = context()
@@ -387,6 +407,8 @@ def background_cmd(
 ) -> None:
     """Run the background work without the web app: sending, reply routing, the
     scheduler, mail and Telegram polling. `schoolgate serve` starts one itself."""
+    import asyncio
+
     from bot.runtime.background import run_background
     from bot.runtime.companion import run_companion
 
@@ -408,6 +430,8 @@ def telegram_link_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Send a guardian a one-time link (by SMS or email) that connects their Telegram chat."""
+    import asyncio
+
     from bot.inbound.telegram_link import bot_username, link_ttl, queue_welcome
     from bot.store.lookup import guardian_by_ref
 
@@ -428,11 +452,13 @@ def channels_cmd(
     action: Annotated[str, typer.Argument(help="check")] = "check",
 ) -> None:
     """`channels check`: can each configured channel reach its provider with its credentials?"""
+    import asyncio
+
     from bot.cli.support import check_channels
 
     if action != "check":
         raise InvalidInputError("the only action is: schoolgate channels check")
-    lines, ok = asyncio.run(check_channels(Context(get_settings())))
+    lines, ok = asyncio.run(check_channels(context(upgrade=False)))
     for line in lines:
         out.print(line, highlight=False, markup=False)
     if not ok:
@@ -698,7 +724,7 @@ def demo_cmd() -> None:
     """Try everything with no accounts: example roster, messages, a reply, the contact log."""
     from bot.cli.demo import run_demo
 
-    run_demo(Context(get_settings()), out)
+    run_demo(context(upgrade=False), out)  # the demo migrates itself
 
 
 def main() -> None:
@@ -708,11 +734,13 @@ def main() -> None:
     except SchoolgateError as exc:
         err.print(f"error: {exc}", highlight=False)
         sys.exit(1)
-    except OperationalError as exc:
-        err.print(f"error: the database is not available ({exc.orig.__class__.__name__}); "
-                  "check SCHOOLGATE_DATABASE_URL", highlight=False)
-        sys.exit(1)
     except Exception as exc:  # the last line of defence: one line, details on request
+        # SQLAlchemy is looked up, not imported: if it was never loaded, this is not its error
+        sa_exc = sys.modules.get("sqlalchemy.exc")
+        if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
+            err.print(f"error: the database is not available ({exc.orig.__class__.__name__}); "
+                      "check SCHOOLGATE_DATABASE_URL", highlight=False)
+            sys.exit(1)
         if os.environ.get("SCHOOLGATE_DEBUG"):
             raise
         err.print(f"error: unexpected {type(exc).__name__}: {exc} "

@@ -7,10 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import app, out
-from bot.config import get_settings
-from bot.runtime.context import Context
-from bot.store.backup import backup, restore
+from bot.cli import app, context, get_settings, out
 
 FileArg = Annotated[Path, typer.Argument(help="The backup file.")]
 
@@ -18,8 +15,10 @@ FileArg = Annotated[Path, typer.Argument(help="The backup file.")]
 @app.command("backup")
 def backup_cmd(file: FileArg) -> None:
     """Write a consistent copy of the database to FILE (a new file), while it keeps working."""
+    from bot.store.backup import backup
+
     settings = get_settings()
-    ctx = Context(settings)  # never migrates: a backup is of what is there
+    ctx = context(upgrade=False)  # a backup is of what is there
     done = backup(ctx.engine, file)
     out.print(f"backed up the {done.backend} database to {done.path} ({done.size:,} bytes)",
               highlight=False)
@@ -35,10 +34,11 @@ def backup_cmd(file: FileArg) -> None:
 @app.command("restore")
 def restore_cmd(file: FileArg) -> None:
     """Restore FILE into the (new, empty) database SCHOOLGATE_DATABASE_URL names."""
-    ctx = Context(get_settings())  # not migrated first: the database must be empty
+    from bot.store.backup import restore
+
+    ctx = context(upgrade=False)  # not migrated first: the database must be empty
     restore(ctx.engine, file)
-    ctx = Context(get_settings())
-    ctx.upgrade()  # a backup from an older version is brought up to date
+    ctx = context()  # a backup from an older version is brought up to date
     out.print(f"restored {file} into "
               f"{ctx.engine.url.render_as_string(hide_password=True)}; schema up to date",
               highlight=False)

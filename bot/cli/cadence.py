@@ -5,15 +5,12 @@ Staff-facing text here is plain English (the staff language in this release).
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import signal
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from bot.cli import JsonOpt, app, context, out, plain_words_gate, print_json
 from bot.cli.support import cli_actor, school_session
@@ -33,6 +30,9 @@ def scheduler_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the scheduler on its own: recurring jobs, while this process holds the lease."""
+    import asyncio
+    import signal
+
     from bot.runtime.jobs import all_jobs
     from scheduler.service import SchedulerService
 
@@ -129,6 +129,8 @@ def holidays_load_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Load holidays from a CSV file; bad rows are named and skipped, repeats ignored."""
+    from sqlalchemy import select
+
     from bot.store.audit import audit
     from bot.store.models import Holiday
 
@@ -170,6 +172,8 @@ def holidays_load_cmd(
 @holidays_app.command("list")
 def holidays_list_cmd(as_json: JsonOpt = False) -> None:
     """List the school's holidays in date order."""
+    from sqlalchemy import select
+
     from bot.store.models import Holiday
 
     ctx = context()

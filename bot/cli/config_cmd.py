@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic_settings import BaseSettings
 
-from bot.cli import JsonOpt, app, out, print_json
-from bot.config import Settings, get_settings
+from bot.cli import JsonOpt, app, get_settings, out, print_json
+
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
+    from bot.config import Settings
 
 config_app = typer.Typer(help="The settings in effect.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -20,6 +23,8 @@ SECRET_WORDS = ("token", "password", "secret", "api_key", "auth", "credentials")
 def effective(settings: Settings, defaults: bool = False) -> dict[str, Any]:
     """Every setting by its variable name, secrets shown only as set or not set; with
     `defaults`, what each would be with nothing set."""
+    from pydantic_settings import BaseSettings
+
     groups = {"sms": "TWILIO_", "email": "SMTP_", "imap": "IMAP_", "telegram": "TELEGRAM_"}
     shown: dict[str, Any] = {}
 

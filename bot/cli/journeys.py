@@ -4,15 +4,15 @@ every check-in with the family's answer (staff-facing text, in English)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import JsonOpt, app, context, out, print_json
 from bot.cli.support import cli_actor, school_session
-from bot.store.models import Delivery, Message, MessageKind, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 check_ins_app = typer.Typer(
     help="Check-ins after meetings: list them (scheduled, sent, answered), send due ones, "
@@ -26,7 +26,10 @@ def sms_segments_since(factory: sessionmaker[Session], kind: str, since: datetim
                        ) -> dict[str, int]:
     """The most SMS segments per family language among messages of `kind` queued since
     `since`, counted after rendering (rows awaiting translation included)."""
+    from sqlalchemy import select
+
     from bot.outbound.render import sms_segments_by_language
+    from bot.store.models import Delivery, Message
 
     with factory() as s:
         rows = s.scalars(select(Delivery).join(Message, Message.id == Delivery.message_id)
@@ -49,6 +52,7 @@ def print_segments(counts: dict[str, int]) -> None:
 def reminders_cmd(send_due: SendDue = False, as_json: JsonOpt = False) -> None:
     """Meeting reminders: `--send-due` queues tomorrow's (each family that chose a time)."""
     from bot.journeys.meetings.reminders import queue_due_reminders
+    from bot.store.models import MessageKind, utcnow
 
     if not send_due:
         out.print("reminders go out the day before each meeting, on their own when "
@@ -72,6 +76,7 @@ def check_ins_cmd(typer_ctx: typer.Context, send_due: SendDue = False,
     if typer_ctx.invoked_subcommand is not None:
         return
     from bot.journeys.check_ins import check_in_rows, queue_due_check_ins
+    from bot.store.models import MessageKind, utcnow
 
     ctx = context()
     if send_due:

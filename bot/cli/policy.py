@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bot.cli import JsonOpt, app, context, err, out, print_json
-from bot.store.audit import audit
-from scheduler.policy import (
-    DEFAULT,
-    SETTINGS,
-    PolicyError,
-    SchoolPolicy,
-    policy_as_dict,
-    school_policy,
-    set_policy_value,
-    text_value,
-)
+
+if TYPE_CHECKING:
+    from scheduler.policy import PolicyError, SchoolPolicy
 
 policy_app = typer.Typer(help="The school's policy: cadence, working hours, escalation, "
                               "the ladder.", no_args_is_help=True)
@@ -35,12 +27,16 @@ def _refuse(exc: PolicyError) -> typer.Exit:
 
 
 def _rows(policy: SchoolPolicy) -> dict[str, dict[str, Any]]:
+    from scheduler.policy import DEFAULT, SETTINGS, policy_as_dict
+
     values, defaults = policy_as_dict(policy), policy_as_dict(DEFAULT)
     return {s.key: {"value": values[s.key], "is_default": values[s.key] == defaults[s.key],
                     "default": defaults[s.key], "about": s.about} for s in SETTINGS}
 
 
 def _print(rows: dict[str, dict[str, Any]], only: str | None = None) -> None:
+    from scheduler.policy import text_value
+
     width = max(len(k) for k in rows)
     for key, row in rows.items():
         if only is not None and key != only:
@@ -51,6 +47,9 @@ def _print(rows: dict[str, dict[str, Any]], only: str | None = None) -> None:
 
 
 def _change(key: str, value: str | None, as_json: bool) -> None:
+    from bot.store.audit import audit
+    from scheduler.policy import PolicyError, set_policy_value
+
     ctx = context()
     try:
         with ctx.factory() as s, s.begin():
@@ -73,6 +72,8 @@ def _change(key: str, value: str | None, as_json: bool) -> None:
 @policy_app.command("show")
 def policy_show_cmd(as_json: JsonOpt = False) -> None:
     """Every setting, its value, and whether it is the default."""
+    from scheduler.policy import PolicyError, school_policy
+
     ctx = context()
     with ctx.factory() as s:
         try:

@@ -6,14 +6,10 @@ import sys
 from typing import Annotated
 
 import typer
-from sqlalchemy import func, select
 
 from bot.cli import JsonOpt, app, context, out, print_json
 from bot.cli.support import cli_actor, school_session
 from bot.errors import InvalidInputError
-from bot.store.audit import audit
-from bot.store.models import Staff
-from bot.web.staff.security import ROLES, hash_password, password_problem
 
 staff_app = typer.Typer(help="Staff accounts for the web app.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
@@ -21,6 +17,8 @@ app.add_typer(staff_app, name="staff")
 
 def _read_password(from_stdin: bool) -> str:
     """From stdin (one line) or an interactive prompt; never from the command line."""
+    from bot.web.staff.security import password_problem
+
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif sys.stdin.isatty():
@@ -46,6 +44,12 @@ def staff_add_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a staff account (or set the password of one the roster import made)."""
+    from sqlalchemy import func, select
+
+    from bot.store.audit import audit
+    from bot.store.models import Staff
+    from bot.web.staff.security import ROLES, hash_password
+
     role = role.strip().lower()
     if role not in ROLES:
         raise InvalidInputError(f"--role must be one of {', '.join(ROLES)} (got {role!r})")
@@ -79,6 +83,10 @@ def staff_add_cmd(
 @staff_app.command("list")
 def staff_list_cmd(as_json: JsonOpt = False) -> None:
     """Staff members, their role, and whether they can sign in to the web app."""
+    from sqlalchemy import select
+
+    from bot.store.models import Staff
+
     ctx = context()
     with ctx.factory() as s:
         rows = [{"id": st.id, "email": st.email, "name": st.name, "role": st.role,

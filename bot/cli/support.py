@@ -5,28 +5,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
-from typing import Any
-
-import phonenumbers
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import MofNCompleteColumn, Progress, TextColumn
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import InvalidInputError
-from bot.inbound import inbox
-from bot.records.contact_log import LogEntry
-from bot.runtime.context import Context
-from bot.store.models import Delivery, DeliveryStatus, InboundMessage, School, utcnow
-from channels import email as email_channel
-from channels import sms as sms_channel
-from channels import telegram as telegram_channel
-from channels.base import InboundParsed
-from scheduler.contact_summary import count_sent
+
+if TYPE_CHECKING:  # imported inside the functions: `schoolgate --help` must stay quick
+    from rich.console import Console
+    from sqlalchemy.orm import Session
+
+    from bot.records.contact_log import LogEntry
+    from bot.runtime.context import Context
+    from bot.store.models import InboundMessage, School
+    from channels.base import InboundParsed
 
 
 def cli_actor() -> str:
@@ -48,6 +39,8 @@ def school_session(ctx: Context, *, write: bool = True) -> Iterator[tuple[Sessio
 
 def run_import(ctx: Context, path: Path, show_progress: bool) -> Any:
     """Import a roster file, with a progress bar on a terminal."""
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn
+
     from bot.roster.importer import import_roster
 
     if not path.is_file():
@@ -69,6 +62,8 @@ def run_import(ctx: Context, path: Path, show_progress: bool) -> Any:
 def print_import_report(console: Console, report: Any, listed: int = 50) -> None:
     """Counts, then the first `listed` warnings and bad rows by number, column and reason,
     and how many more there are (`--json` lists them all)."""
+    from rich.markup import escape
+
     console.print(
         f"{report.rows_total:,} rows: students {report.created_students:,} new, "
         f"{report.updated_students:,} updated; guardians {report.created_guardians:,} new, "
@@ -89,6 +84,16 @@ def print_import_report(console: Console, report: Any, listed: int = 50) -> None
 
 def parse_simulated(ctx: Context, sender: str, text: str) -> InboundParsed:
     """Build the payload a provider would send for this sender, and parse it the same way."""
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    import phonenumbers
+
+    from bot.store.models import utcnow
+    from channels import email as email_channel
+    from channels import sms as sms_channel
+    from channels import telegram as telegram_channel
+
     sender = sender.strip()
     if sender.startswith("telegram:"):
         chat = sender.removeprefix("telegram:")
@@ -124,6 +129,9 @@ def parse_simulated(ctx: Context, sender: str, text: str) -> InboundParsed:
 
 def simulate_reply(ctx: Context, sender: str, text: str) -> InboundMessage:
     """Store and process a simulated reply; returns the stored inbound row."""
+    from bot.inbound import inbox
+    from bot.store.models import InboundMessage
+
     parsed = parse_simulated(ctx, sender, text)
     row = inbox.receive(ctx.factory, parsed, ctx.channels)
     with ctx.factory() as s:
@@ -155,9 +163,13 @@ def print_log(console: Console, entries: list[LogEntry]) -> None:
 def review(ctx: Context, resend: int | None, mark_sent: int | None,
            send_untranslated: int | None = None) -> list[dict[str, Any]]:
     """List deliveries waiting for a person, or settle one of them."""
+    from sqlalchemy import select
+
     from bot.outbound.translate import DELAYED
     from bot.outbound.translate import send_untranslated as send_as_is
     from bot.store.audit import audit
+    from bot.store.models import Delivery, DeliveryStatus, utcnow
+    from scheduler.contact_summary import count_sent
 
     with ctx.factory() as s, s.begin():
         if send_untranslated is not None:

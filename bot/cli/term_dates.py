@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from bot.cli import JsonOpt, app, context, out, print_json
 from bot.cli.support import cli_actor, school_session
@@ -163,6 +162,8 @@ def term_dates_import_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Import term dates: holidays, half-terms and gaps between terms close the school."""
+    from sqlalchemy import select
+
     from bot.store.audit import audit
     from bot.store.models import Holiday
 
