@@ -63,6 +63,8 @@ class SchoolPolicy:
     ladder_tries: int = 2                 # re-tries before a person is asked to phone
     # plain words (bot/language/plain.py `enforce`): what jargon in a message does
     jargon: Literal["warn", "confirm", "block"] = "warn"  # confirm: the author says yes
+    # urgent notices (bot/journeys/announcements.py): who besides admin may send one
+    urgent_roles: tuple[str, ...] = ("admin",)
 
     def as_dict(self) -> dict[str, Any]:
         """The policy as JSON-ready values, by setting name (see `policy_as_dict`)."""
@@ -146,6 +148,12 @@ def _jargon(key: str, value: object) -> str:
     return value.strip().lower()
 
 
+def _roles(key: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(key, "a list of staff roles, e.g. admin,head", value)
+    return tuple(dict.fromkeys(v.strip().lower() for v in value))
+
+
 def _email(key: str, value: object) -> str | None:
     if value is None:
         return None
@@ -202,6 +210,8 @@ SETTINGS: tuple[Setting, ...] = (
             "re-tries before a person is asked to phone or visit"),
     Setting("jargon", "jargon", _jargon,
             "what jargon in a message does: warn, confirm (the author says yes) or block"),
+    Setting("urgent_roles", "urgent_roles", _roles,
+            "staff roles that may send an urgent notice (admin always may)"),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 NESTED = "school_hours"  # the one JSON object holding settings: school_hours.start, ...

@@ -102,6 +102,7 @@ class MessageKind(enum.StrEnum):
     CHECK_IN = "check_in"
     CONCERN = "concern"
     NOTICE = "notice"
+    ANNOUNCEMENT = "announcement"  # to a class, a year group, a saved list or the school
     REPLY = "reply"
     SYSTEM = "system"
 
@@ -582,3 +583,27 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class SavedList(Base):
+    """A named group of students a school writes to often (the choir, the trip to York):
+    an audience for a message to groups (bot/outbound/audience.py)."""
+
+    __tablename__ = "saved_lists"
+    __table_args__ = (UniqueConstraint("school_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SavedListMember(Base):
+    """One student on a saved list."""
+
+    __tablename__ = "saved_list_members"
+
+    list_id: Mapped[int] = mapped_column(ForeignKey("saved_lists.id"), primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), primary_key=True,
+                                            index=True)

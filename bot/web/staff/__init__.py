@@ -18,12 +18,21 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 def install(app: FastAPI) -> None:
     """Mount the staff pages, their static files and their error pages on `app`."""
-    from bot.web.staff import auth, compose, dashboard, families, inbox, meetings, tasks
+    from bot.web.staff import (
+        announce,
+        auth,
+        compose,
+        dashboard,
+        families,
+        inbox,
+        meetings,
+        tasks,
+    )
 
     app.state.unknown_emails = UnknownEmails()
     app.state.client_failures = client_failures()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, dashboard, inbox, compose, meetings, families, tasks):
+    for module in (auth, dashboard, inbox, compose, announce, meetings, families, tasks):
         app.include_router(module.router)
 
     @app.exception_handler(StaffPageError)

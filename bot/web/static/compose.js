@@ -59,3 +59,22 @@
     timer = setTimeout(check, 400);
   });
 }());
+
+// The audience select: one child shows the child list, a group shows its own options.
+(function () {
+  "use strict";
+  var audience = document.getElementById("audience");
+  if (!audience) { return; }
+  var child = document.getElementById("child-field");
+  var group = document.getElementById("group-fields");
+  var label = document.getElementById("text-label");
+  function update() {
+    var isGroup = audience.value !== "child" && audience.value !== "";
+    if (child) { child.hidden = isGroup; }
+    if (group) { group.hidden = !isGroup; }
+    if (label) { label.textContent = label.getAttribute(isGroup ? "data-group" : "data-child"); }
+    var text = document.getElementById("text");
+    if (text) { text.maxLength = Number(text.getAttribute(isGroup ? "data-group-max" : "data-child-max")); }
+  }
+  audience.addEventListener("change", update);
+}());
