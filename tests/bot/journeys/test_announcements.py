@@ -17,7 +17,7 @@ from bot.journeys.announcements import (
     queue_announcement,
 )
 from bot.journeys.concerns import queue_concern
-from bot.outbound.audience import parse_audience, audience_students
+from bot.outbound.audience import audience_students, parse_audience
 from bot.outbound.render import render
 from bot.runtime.context import Context
 from bot.store.models import (
@@ -47,7 +47,7 @@ def test_a_family_with_two_children_in_the_class_gets_it_once(ctx: Context) -> N
     with ctx.factory() as s, s.begin():
         school = ctx.school(s)
         teacher = f.staff(s, school, role="admin")
-        kids, parents = _class(s, school, teacher)
+        _kids, parents = _class(s, school, teacher)
         sibling = f.student(s, school, teacher, class_name="3B")
         f.guardian(s, school, sibling)  # a second guardian of the sibling only
         from bot.store.models import StudentGuardian
@@ -93,7 +93,7 @@ def test_a_non_urgent_announcement_waits_for_quiet_hours_and_counts_toward_the_c
     with ctx.factory() as s, s.begin():
         school = ctx.school(s)
         admin = f.staff(s, school, role="admin")
-        kids, _parents = _class(s, school, admin, n=2)
+        _kids, _parents = _class(s, school, admin, n=2)
         audience = parse_audience("class", "3B")
         ids = audience_students(s, school.id, audience)
         queued = queue_announcement(s, school, admin, "PE kit on Thursday.", audience, ids,
