@@ -4,6 +4,8 @@ Provider settings use the provider's standard variable names (`TWILIO_ACCOUNT_SI
 `SMTP_HOST`, `TELEGRAM_BOT_TOKEN`); everything else is prefixed `SCHOOLGATE_`.
 A provider counts as configured as soon as one of its variables is set; from then
 on, an empty or placeholder secret is refused at start-up with the variable's name.
+Secrets are `SecretStr`: repr, str and `config check` show stars; the code that hands
+one to its provider asks for it with `.get_secret_value()`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from dotenv import dotenv_values
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigurationError
@@ -29,14 +31,18 @@ _PLACEHOLDER = re.compile(
 )
 
 
-def is_placeholder(value: str | None) -> bool:
+def is_placeholder(value: str | SecretStr | None) -> bool:
     """True for empty values and the usual template placeholders ("changeme", "<token>")."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
     return value is None or bool(_PLACEHOLDER.match(value.strip()))
 
 
 def _env(prefix: str = "") -> SettingsConfigDict:
+    # validate_assignment: a value set later (a test, a command) is a SecretStr too
     return SettingsConfigDict(
-        env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        validate_assignment=True,
     )
 
 
@@ -46,7 +52,7 @@ class TwilioSettings(BaseSettings):
     model_config = _env("TWILIO_")
 
     account_sid: str | None = None
-    auth_token: str | None = None
+    auth_token: SecretStr | None = None
     from_number: str | None = None
     messaging_service_sid: str | None = None
     api_base_url: str = "https://api.twilio.com"
@@ -78,7 +84,7 @@ class SmtpSettings(BaseSettings):
     host: str | None = None
     port: int = 587
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
     starttls: bool = True
     from_address: str | None = None
     rate_per_second: float = 20.0
@@ -113,7 +119,7 @@ class ImapSettings(BaseSettings):
     host: str | None = None
     port: int = 993
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
     use_ssl: bool = True
     poll_seconds: float = 60.0
     mailbox: str = "INBOX"
@@ -133,9 +139,9 @@ class TelegramSettings(BaseSettings):
 
     model_config = _env("TELEGRAM_")
 
-    bot_token: str | None = None
+    bot_token: SecretStr | None = None
     api_base_url: str = "https://api.telegram.org"
-    webhook_secret: str | None = None
+    webhook_secret: SecretStr | None = None
     rate_per_second: float = 25.0  # Telegram allows about 30 a second per bot
     bot_username: str | None = None  # for t.me links; asked of Telegram (getMe) when unset
     link_ttl_hours: float = Field(default=72.0, gt=0)  # how long a family's link works
@@ -156,7 +162,7 @@ class TelegramSettings(BaseSettings):
         if self.webhook_secret is not None and is_placeholder(self.webhook_secret):
             out.append("TELEGRAM_WEBHOOK_SECRET is empty or a placeholder")
         elif self.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}",
-                                                      self.webhook_secret):
+                                                      self.webhook_secret.get_secret_value()):
             out.append("TELEGRAM_WEBHOOK_SECRET may use only A-Z, a-z, 0-9, _ and - "
                        "(at most 256), as Telegram requires")
         return out
@@ -188,7 +194,7 @@ class Settings(BaseSettings):
     glossary_file: Path | None = None
     translation_backend: Literal["none", "libretranslate", "google", "deepl", "microsoft"] = "none"
     translation_url: str | None = None
-    translation_api_key: str | None = None
+    translation_api_key: SecretStr | None = None
     translation_region: str | None = None
     translation_timeout: float = Field(default=20.0, gt=0)
     # DeepL or Google glossary ids, per target language ("pl=abc,es=def") or one for all
@@ -204,7 +210,10 @@ class Settings(BaseSettings):
     # the background process says it is alive this often; /readyz turns unready after 3 misses
     heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
     # /metrics answers loopback clients, or anyone presenting this token (Bearer)
-    metrics_token: str | None = None
+    metrics_token: SecretStr | None = None
+    # optional error reports to Sentry (or a compatible server): the project's DSN; names,
+    # numbers, emails and message bodies are removed before a report leaves
+    sentry_dsn: SecretStr | None = None
     # staff web app: a session ends after this long unused, and after this long in any case
     web_session_idle_minutes: float = Field(default=60.0, gt=0)
     web_session_absolute_hours: float = Field(default=12.0, gt=0)

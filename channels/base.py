@@ -14,9 +14,25 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 log = logging.getLogger(__name__)
+
+
+class Secret(Protocol):
+    """A credential as the settings keep it (pydantic's SecretStr): its repr and str are
+    stars, so it never reaches a log or a traceback by accident."""
+
+    def get_secret_value(self) -> str:
+        """The credential itself."""
+        ...
+
+
+def reveal(secret: Secret | str | None) -> str:
+    """The credential itself ('' when unset), for the one call that hands it over."""
+    if secret is None:
+        return ""
+    return secret if isinstance(secret, str) else secret.get_secret_value()
 
 
 class ChannelError(Exception):

@@ -29,6 +29,7 @@ from channels.base import (
     OutgoingMessage,
     PermanentAddressError,
     TransientError,
+    reveal,
 )
 from channels.email_message import (
     build_email,
@@ -120,7 +121,7 @@ class SmtpEmailChannel(Channel):
         await smtp.connect()
         try:
             if s.username:
-                await smtp.login(s.username, s.password or "")
+                await smtp.login(s.username, reveal(s.password))
         except BaseException:
             smtp.close()
             raise

@@ -15,7 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.base import ChannelConfigurationError
+from channels.base import ChannelConfigurationError, reveal
 from channels.email import tls_context
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class ImapPoller:
             imap = aioimaplib.IMAP4(host=s.host, port=s.port, timeout=s.timeout)
         try:
             await imap.wait_hello_from_server()
-            response = await imap.login(s.username, s.password or "")
+            response = await imap.login(s.username, reveal(s.password))
             if response.result != "OK":
                 raise ImapError("IMAP login refused: check IMAP_USERNAME and IMAP_PASSWORD")
             response = await imap.select(s.mailbox)

@@ -32,8 +32,10 @@ from channels.base import (
     InboundParsed,
     OutgoingMessage,
     PermanentAddressError,
+    Secret,
     TransientError,
     UncertainError,
+    reveal,
 )
 from channels.segments import segments
 
@@ -76,11 +78,15 @@ class TwilioConfig(Protocol):
     """The settings this adapter reads (bot.config.TwilioSettings has them)."""
 
     account_sid: str | None
-    auth_token: str | None
     from_number: str | None
     messaging_service_sid: str | None
     api_base_url: str
     rate_per_second: float
+
+    @property
+    def auth_token(self) -> Secret | None:
+        """The account's auth token (read-only here: a SecretStr in bot.config)."""
+        ...
 
     def problems(self) -> list[str]:
         """What stops the provider from working, one line each."""
@@ -288,7 +294,8 @@ class TwilioSmsChannel(Channel):
         self._http = _http_client_class()(timeout=timeout,
                                           logger=logging.getLogger(f"{__name__}.http"))
         self._http.before_request = self.spacer.wait
-        self.client = Client(settings.account_sid, settings.auth_token, http_client=self._http)
+        self.client = Client(settings.account_sid, reveal(settings.auth_token),
+                             http_client=self._http)
         # TWILIO_EDGE / TWILIO_REGION would rewrite the host; the base URL is the whole truth.
         self.client.edge = None
         self.client.region = None

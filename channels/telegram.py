@@ -25,7 +25,9 @@ from channels.base import (
     InboundParsed,
     OutgoingMessage,
     PermanentAddressError,
+    Secret,
     TransientError,
+    reveal,
 )
 
 if TYPE_CHECKING:
@@ -42,10 +44,14 @@ _DEAD_CHAT = ("chat not found", "user not found", "peer_id_invalid", "chat_id is
 class TelegramSettingsLike(Protocol):
     """What the adapter reads from its settings (bot.config.TelegramSettings)."""
 
-    bot_token: str | None
     api_base_url: str
     rate_per_second: float
     timeout: float
+
+    @property
+    def bot_token(self) -> Secret | None:
+        """The bot's token (read-only here: a SecretStr in bot.config)."""
+        ...
 
 
 #: far above any real update (a 4,096-character text with its entities and the message it
@@ -244,7 +250,7 @@ class TelegramChannel(Channel):
         super().__init__(rate_per_second=settings.rate_per_second)
         if not settings.bot_token:
             raise ChannelConfigurationError("telegram: TELEGRAM_BOT_TOKEN is not set")
-        self._token = settings.bot_token
+        self._token = reveal(settings.bot_token)
         quiet_httpx_request_lines()
         self.api_base_url = settings.api_base_url.rstrip("/")
         self.timeout = settings.timeout

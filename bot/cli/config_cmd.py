@@ -1,7 +1,10 @@
-"""`schoolgate config check`: the settings in effect, with every secret hidden."""
+"""`schoolgate config check`: the settings in effect, with every secret hidden;
+`schoolgate config template`: the commented `.env.example`, for a wheel user who has no
+repository to copy it from."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,13 +19,16 @@ if TYPE_CHECKING:
 config_app = typer.Typer(help="The settings in effect.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
-#: words that mark a setting as a secret: its value is never printed
-SECRET_WORDS = ("token", "password", "secret", "api_key", "auth", "credentials")
+#: words that mark a setting as a secret even if it were a plain string by mistake
+SECRET_WORDS = ("token", "password", "secret", "api_key", "auth", "credentials", "dsn")
+#: the template, shipped in the package; tests keep it equal to the repository's .env.example
+TEMPLATE = Path(__file__).parents[1] / "data" / "env.example"
 
 
 def effective(settings: Settings, defaults: bool = False) -> dict[str, Any]:
     """Every setting by its variable name, secrets shown only as set or not set; with
     `defaults`, what each would be with nothing set."""
+    from pydantic import SecretStr
     from pydantic_settings import BaseSettings
 
     groups = {"sms": "TWILIO_", "email": "SMTP_", "imap": "IMAP_", "telegram": "TELEGRAM_"}
@@ -35,7 +41,7 @@ def effective(settings: Settings, defaults: bool = False) -> dict[str, Any]:
                 continue
             if defaults:
                 value = field.get_default(call_default_factory=True)
-            if any(word in name for word in SECRET_WORDS):
+            if isinstance(value, SecretStr) or any(word in name for word in SECRET_WORDS):
                 value = "(set, hidden)" if value else "(not set)"
             elif "url" in name and isinstance(value, str) and "@" in value:
                 from sqlalchemy.engine import make_url
@@ -68,3 +74,12 @@ def config_check(
                                           "; settings that differ from the defaults:"))
     for name, value in shown.items():
         out.print(f"  {name}={value}", highlight=False, markup=False)
+
+
+@config_app.command("template")
+def config_template() -> None:
+    """Print the commented settings template (.env.example): `schoolgate config template >
+    .env`, then fill in what you use."""
+    import sys
+
+    sys.stdout.write(TEMPLATE.read_text(encoding="utf-8"))

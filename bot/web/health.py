@@ -32,6 +32,7 @@ from bot.runtime.context import Context
 from bot.store import reading
 from bot.store.heartbeats import last_beats
 from bot.store.models import Delivery, DeliveryStatus, InboundMessage, InboundStatus, utcnow
+from channels.base import reveal
 
 router = APIRouter()
 
@@ -86,7 +87,7 @@ def readyz(request: Request) -> JSONResponse:
 def metrics(request: Request) -> Response:
     """Prometheus metrics, for loopback clients or the bearer of SCHOOLGATE_METRICS_TOKEN."""
     ctx: Context = request.app.state.ctx
-    if not _may_read_metrics(request, ctx.settings.metrics_token):
+    if not _may_read_metrics(request, reveal(ctx.settings.metrics_token)):
         return Response("forbidden\n", status_code=403, media_type="text/plain")
     registry: CollectorRegistry = request.app.state.metrics_registry
     return Response(generate_latest(registry), media_type=PROMETHEUS_TEXT)

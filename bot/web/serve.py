@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from bot.runtime.context import Context
 from bot.web.app import create_app
+from channels.base import reveal
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def build_server_app(ctx: Context, workers: Workers = "inline") -> FastAPI:
         tg = ctx.settings.telegram
         if tg.configured and tg.mode != "polling" and tg.webhook_secret:
             await ctx.channels["telegram"].set_webhook(  # type: ignore[attr-defined]
-                f"{ctx.settings.public_url}/webhooks/telegram", tg.webhook_secret)
+                f"{ctx.settings.public_url}/webhooks/telegram", reveal(tg.webhook_secret))
         if workers != "inline":  # inline: the background warm-up does this when loaded
             from bot.runtime.background import settle_memory
 

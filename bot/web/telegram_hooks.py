@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.inbound.telegram_updates import store_parsed
 from bot.runtime.context import Context
 from bot.web.after_response import route_after_response
+from channels.base import reveal
 from channels.telegram import MAX_UPDATE_BYTES, PROBLEM, parse_body
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ def secret_ok(configured: str | None, given: str | None) -> bool:
 async def telegram_update(request: Request) -> Response:
     """Receive one update from Telegram."""
     ctx: Context = request.app.state.ctx
-    if not secret_ok(ctx.settings.telegram.webhook_secret, request.headers.get(SECRET_HEADER)):
+    if not secret_ok(reveal(ctx.settings.telegram.webhook_secret),
+                     request.headers.get(SECRET_HEADER)):
         log.warning("telegram webhook refused: missing or wrong secret token")
         return JSONResponse({"ok": False, "error": "forbidden"}, status_code=403)
     body, complete = await read_bounded(request, MAX_UPDATE_BYTES)

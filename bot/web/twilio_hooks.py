@@ -21,6 +21,7 @@ from bot.inbound import inbox
 from bot.outbound.status import apply_status
 from bot.runtime.context import Context
 from bot.web.after_response import route_after_response
+from channels.base import reveal
 from channels.sms import (
     INBOUND_PATH,
     STATUS_PATH,
@@ -52,7 +53,7 @@ async def _verified_form(request: Request) -> dict[str, str] | None:
     """The form fields if the X-Twilio-Signature is valid for them, else None."""
     ctx: Context = request.app.state.ctx
     signature = request.headers.get("X-Twilio-Signature")
-    token = ctx.settings.sms.auth_token
+    token = reveal(ctx.settings.sms.auth_token)
     if not signature or not token:
         log.warning("twilio webhook refused: %s", "no signature" if token else
                     "TWILIO_AUTH_TOKEN is not set")

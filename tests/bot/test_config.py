@@ -55,7 +55,8 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
                                    "TELEGRAM_BOT_TOKEN=123456:real-looking-token\n")
     settings = Settings().check()
     assert settings.school_name == "Hillside Academy"
-    assert settings.telegram.bot_token == "123456:real-looking-token"
+    assert settings.telegram.bot_token is not None
+    assert settings.telegram.bot_token.get_secret_value() == "123456:real-looking-token"
 
 
 def test_env_example_documents_every_setting() -> None:

@@ -33,21 +33,22 @@ def build_translator(settings: Any) -> Translator | None:
     """The configured backend, or None when machine translation is off. A setting that
     cannot work (no key, an unreadable key file) is a ValueError naming it."""
     backend = settings.translation_backend
+    key = _secret(settings.translation_api_key)
     url = settings.translation_url or None
     timeout = settings.translation_timeout
     glossaries = parse_glossaries(getattr(settings, "translation_glossary", None))
     if backend == "none":
         return None
     if backend == "libretranslate":
-        return LibreTranslate(settings.translation_url, settings.translation_api_key, timeout)
+        return LibreTranslate(settings.translation_url, key, timeout)
     if backend == "deepl":
-        if not settings.translation_api_key:
+        if not key:
             raise ValueError("DeepL needs SCHOOLGATE_TRANSLATION_API_KEY")
-        return DeepL(settings.translation_api_key, url, timeout, glossaries)
+        return DeepL(key, url, timeout, glossaries)
     if backend == "microsoft":
-        if not settings.translation_api_key:
+        if not key:
             raise ValueError("Microsoft Translator needs SCHOOLGATE_TRANSLATION_API_KEY")
-        return MicrosoftTranslator(settings.translation_api_key, settings.translation_region,
+        return MicrosoftTranslator(key, settings.translation_region,
                                    url, timeout)
     if backend == "google":
         account = None
@@ -58,11 +59,17 @@ def build_translator(settings: Any) -> Translator | None:
             (account.project if account else None)
         if not project:
             raise ValueError("Google Cloud Translation needs SCHOOLGATE_TRANSLATION_PROJECT")
-        if not (account or settings.translation_api_key):
+        if not (account or key):
             raise ValueError("Google Cloud Translation needs SCHOOLGATE_TRANSLATION_API_KEY "
                              "or SCHOOLGATE_TRANSLATION_CREDENTIALS_FILE")
         return GoogleCloudTranslation(
             project, getattr(settings, "translation_location", None) or "global",
-            api_key=None if account else settings.translation_api_key, account=account,
+            api_key=None if account else key, account=account,
             url=url, timeout=timeout, glossaries=glossaries)
     raise ValueError(f"unknown translation backend {backend!r}")
+
+
+def _secret(value: Any) -> str | None:
+    """The key itself: the settings keep it as a SecretStr, so it never prints."""
+    value = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    return value or None
