@@ -748,6 +748,7 @@ def main() -> None:
         sys.exit(1)
 
 
+import bot.cli.announce  # noqa: E402  (announce, lists)
 import bot.cli.backup  # noqa: E402  (backup, restore)
 import bot.cli.cadence  # noqa: E402  (scheduler, cadence, holidays, concern)
 import bot.cli.config_cmd  # noqa: E402  (config check)

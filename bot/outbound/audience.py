@@ -3,8 +3,8 @@
 An audience is a set of children; the message goes to their families, each guardian once
 however many of their children are in it (`families_of`). A child whose guardians may
 not be contacted (or who has none on the roster) is named with the reason, so staff see
-before sending who will not hear. Everything here reads; nothing is written, and the
-whole school is a handful of queries, never one per family.
+before sending who will not hear. Everything here reads (but `save_list`, which writes a
+saved list), and the whole school is a handful of queries, never one per family.
 
 Year groups come from class names: the number a class name starts with ("3B", "Year 5
 Oak", "Y6", "10X"), or reception ("R", "RB", "Reception"), which is year R.
@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.errors import InvalidInputError
@@ -205,3 +205,59 @@ def families_of(session: Session, student_ids: Sequence[int]) -> Families:
             .options(selectinload(Guardian.channels)).order_by(Guardian.id))
     out.children = {gid: children[gid] for gid in ids}
     return out
+
+
+MAX_LIST_NAME = 100
+
+
+def save_list(session: Session, school_id: int, name: str, refs: Sequence[str],
+              staff_id: int | None = None) -> tuple[SavedList, int]:
+    """Create the saved list `name`, or replace its members, from the school's student ids
+    (`refs`, as the roster gives them). Every unknown id is named and nothing is saved.
+    Returns the list and how many students are on it."""
+    name = " ".join(name.split())
+    if not name or len(name) > MAX_LIST_NAME:
+        raise InvalidInputError(f"give the list a name of 1 to {MAX_LIST_NAME} characters")
+    wanted = list(dict.fromkeys(r.strip() for r in refs if r.strip()))
+    if not wanted:
+        raise InvalidInputError("name at least one student (their student id)")
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), CHUNK):
+        found.update(session.execute(
+            select(Student.ref, Student.id).where(Student.school_id == school_id,
+                                                  Student.ref.in_(wanted[start:start + CHUNK]))
+        ).tuples().all())
+    unknown = [r for r in wanted if r not in found]
+    if unknown:
+        shown = ", ".join(unknown[:20]) + (f" and {len(unknown) - 20} more"
+                                           if len(unknown) > 20 else "")
+        raise InvalidInputError(f"no student with id {shown}: nothing saved")
+    row = saved_list(session, school_id, name)
+    if row is None:
+        row = SavedList(school_id=school_id, name=name, created_by_id=staff_id)
+        session.add(row)
+        session.flush()
+    else:
+        session.execute(delete(SavedListMember).where(SavedListMember.list_id == row.id))
+    session.add_all([SavedListMember(list_id=row.id, student_id=found[r]) for r in wanted])
+    session.flush()
+    return row, len(wanted)
+
+
+def delete_list(session: Session, school_id: int, name: str) -> None:
+    """Remove a saved list (its students stay on the roster)."""
+    row = saved_list(session, school_id, name)
+    if row is None:
+        raise InvalidInputError(f"there is no saved list {name!r}")
+    session.execute(delete(SavedListMember).where(SavedListMember.list_id == row.id))
+    session.delete(row)
+    session.flush()
+
+
+def list_sizes(session: Session, school_id: int) -> list[tuple[str, int]]:
+    """Every saved list of the school with how many students are on it, by name."""
+    return [(n, c) for n, c in session.execute(
+        select(SavedList.name, func.count(SavedListMember.student_id))
+        .outerjoin(SavedListMember, SavedListMember.list_id == SavedList.id)
+        .where(SavedList.school_id == school_id).group_by(SavedList.id, SavedList.name)
+        .order_by(SavedList.name)).tuples()]
