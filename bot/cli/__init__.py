@@ -46,8 +46,10 @@ def context(*, upgrade: bool = True) -> Context:
     """A Context from the environment; with `upgrade`, the schema brought up to date first
     (commands that only look, or that must see the database as it is, pass False)."""
     from bot.runtime.context import Context
+    from bot.runtime.sentry import init_sentry
 
     ctx = Context(get_settings())
+    init_sentry(ctx.settings)  # when SCHOOLGATE_SENTRY_DSN is set
     if upgrade:
         ctx.upgrade()
     return ctx
@@ -741,6 +743,9 @@ def main() -> None:
             err.print(f"error: the database is not available ({exc.orig.__class__.__name__}); "
                       "check SCHOOLGATE_DATABASE_URL", highlight=False)
             sys.exit(1)
+        from bot.runtime.sentry import report
+
+        report(exc)  # to Sentry, personal data removed, when SCHOOLGATE_SENTRY_DSN is set
         if os.environ.get("SCHOOLGATE_DEBUG"):
             raise
         err.print(f"error: unexpected {type(exc).__name__}: {exc} "
