@@ -13,6 +13,7 @@ Setting names are the JSON keys; the working hours are nested in the JSON as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date, time
@@ -65,6 +66,16 @@ class SchoolPolicy:
     jargon: Literal["warn", "confirm", "block"] = "warn"  # confirm: the author says yes
     # urgent notices (bot/journeys/announcements.py): who besides admin may send one
     urgent_roles: tuple[str, ...] = ("admin",)
+    # reviewed translation (bot/outbound/translate.py): these languages wait for a person
+    review_languages: tuple[str, ...] = ()
+    review_wait_hours: float = 24.0       # ... this long at most, then machine or the note
+
+    def waits_for_review(self, language: str) -> bool:
+        """True when messages to readers of `language` wait for a reviewed translation
+        ("pt" covers pt_BR and pt_PT; "pt_BR" only pt_BR)."""
+        wanted = language.replace("-", "_").lower()
+        return any(wanted == code.lower() or wanted.split("_")[0] == code.lower()
+                   for code in self.review_languages)
 
     def as_dict(self) -> dict[str, Any]:
         """The policy as JSON-ready values, by setting name (see `policy_as_dict`)."""
@@ -162,6 +173,22 @@ def _email(key: str, value: object) -> str | None:
     return value.strip()
 
 
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})?")
+
+
+def _languages(key: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(
+            isinstance(v, str) and _LANGUAGE.fullmatch(v.strip()) for v in value):
+        raise _fail(key, "a list of language codes such as pl, so, pt_BR", value)
+    return tuple(dict.fromkeys(v.strip().replace("-", "_") for v in value))
+
+
+def _wait_hours(key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 168:
+        raise _fail(key, "a number of hours above 0 and at most 168 (a week)", value)
+    return float(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One policy setting: its name (the JSON key), field, check and what it is for."""
@@ -212,6 +239,12 @@ SETTINGS: tuple[Setting, ...] = (
             "what jargon in a message does: warn, confirm (the author says yes) or block"),
     Setting("urgent_roles", "urgent_roles", _roles,
             "staff roles that may send an urgent notice (admin always may)"),
+    Setting("review_languages", "review_languages", _languages,
+            "languages whose messages wait for a translator's reviewed translation "
+            "(comma-separated codes, e.g. pl,so; none: no language waits)"),
+    Setting("review_wait_hours", "review_wait_hours", _wait_hours,
+            "hours a message in a review language waits at most; then it goes with the "
+            "machine translation, or in the staff language with a note without a service"),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 NESTED = "school_hours"  # the one JSON object holding settings: school_hours.start, ...

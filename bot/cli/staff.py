@@ -37,8 +37,9 @@ def staff_add_cmd(
     email: Annotated[str, typer.Option("--email", help="Their email: the sign-in name.")],
     name: Annotated[str, typer.Option("--name", help="Their name as families see it.")],
     role: Annotated[str, typer.Option(
-        "--role", help="admin (policy and staff), office (roster, meetings, deliveries) or "
-                       "teacher (their own families).")] = "teacher",
+        "--role", help="admin (policy and staff), office (roster, meetings, deliveries), "
+                       "teacher (their own families) or translator (reviews translations, "
+                       "names masked; no family records).")] = "teacher",
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read the password from standard input (one line).")] = False,
     as_json: JsonOpt = False,

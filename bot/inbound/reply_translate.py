@@ -1,8 +1,9 @@
 """Machine translation of families' replies into the staff language, shown beside the original.
 
 Routed replies in another language are translated in one batched request per source
-language, with the family's and the key worker's names, phone numbers, emails and links
-masked before the text leaves and restored after; translations are cached like outbound
+language, with every name on the school's roster (and the family's and the key
+worker's), phone numbers, emails, links and addresses masked before the text leaves and
+restored after; translations are cached like outbound
 ones. The original body is never changed. When the backend fails, that language waits
 `retry_seconds` and is tried again; a reply already in the staff language needs nothing.
 """
@@ -18,7 +19,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.inbound.reply_language import base_language
-from bot.language.privacy import PLACEHOLDER, Masked, PlaceholderLostError, mask, unmask
+from bot.language.privacy import (
+    PLACEHOLDER,
+    Masked,
+    Names,
+    PlaceholderLostError,
+    mask,
+    school_names,
+    unmask,
+)
 from bot.outbound.translate import text_hash
 from bot.store.models import (
     InboundMessage,
@@ -80,7 +89,7 @@ class ReplyTranslationStep:
         self._row_waits: dict[int, datetime] = {}
 
     def _due(self, now: datetime, limit: int
-             ) -> tuple[list[InboundMessage], dict[int, list[str]]]:
+             ) -> tuple[list[InboundMessage], dict[int, Names]]:
         self._language_waits = {k: t for k, t in self._language_waits.items() if t > now}
         self._row_waits = {k: t for k, t in self._row_waits.items() if t > now}
         base = base_language(self.staff_language)
@@ -103,7 +112,9 @@ class ReplyTranslationStep:
             query = query.where(InboundMessage.id.not_in(list(self._row_waits)))
         with self.factory() as session:
             rows = list(session.scalars(query))
-            return rows, reply_names(session, rows)
+            names = reply_names(session, rows)
+            return rows, {r.id: school_names(session, r.guardian.school_id) + names[r.id]
+                          for r in rows if r.guardian is not None}
 
     async def run(self, now: datetime | None = None, limit: int = 500) -> int:
         """Translate what is waiting; returns the number of replies given a translation."""

@@ -65,6 +65,8 @@ Attach = Callable[[Session, "list[Claimed]", Mapping[str, Channel]], "list[Claim
 AnsweredElsewhere = Callable[[Any, Any], "ColumnElement[bool]"]
 #: the message no longer needs an answer at `now` (the meeting is over)
 Expired = Callable[[Message, datetime], bool]
+#: {free-text part: what it is} for parts that recur ("place", "meeting purpose: ...")
+Phrases = Callable[[Message], Mapping[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,9 @@ class KindSpec:
     chased_as: str | None = None
     answered_elsewhere: AnsweredElsewhere | None = None
     expired: Expired | None = None
+    #: free-text parts that recur across messages, and what each is ("place", "job
+    #: title"): translators review them as phrases (bot/language/memory.py)
+    phrases: Phrases | None = None
 
 
 _KINDS: dict[str, KindSpec] = {}

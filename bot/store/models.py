@@ -607,3 +607,42 @@ class SavedListMember(Base):
     list_id: Mapped[int] = mapped_column(ForeignKey("saved_lists.id"), primary_key=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), primary_key=True,
                                             index=True)
+
+
+class TranslationMemory(Base):
+    """One school's memory of a translated segment (a sentence or a phrase), masked: no
+    names, numbers or addresses, placeholders numbered within the segment. A machine
+    translation is kept as a draft; a person with the translator role may review it,
+    and a reviewed translation is used before any machine call (bot/language/memory.py).
+    Outbound text only: families' replies stay in `translation_cache`."""
+
+    __tablename__ = "translation_memory"
+    __table_args__ = (
+        UniqueConstraint("school_id", "source_language", "target_language", "source_hash"),
+        Index("ix_translation_memory_normal", "school_id", "source_language",
+              "target_language", "normal_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    source_language: Mapped[str] = mapped_column(String(16))
+    target_language: Mapped[str] = mapped_column(String(16))
+    #: SHA-256 of the masked segment exactly, and of its normalised form (case, spacing
+    #: and punctuation ignored), so "Well done!" finds a review of "well done."
+    source_hash: Mapped[str] = mapped_column(String(64))
+    normal_hash: Mapped[str] = mapped_column(String(64))
+    source_text: Mapped[str] = mapped_column(Text)
+    #: what the segment is: "message", or a recurring phrase ("place", "job title",
+    #: "meeting purpose: progress")
+    context: Mapped[str] = mapped_column(String(64), default="message")
+    machine_text: Mapped[str | None] = mapped_column(Text)
+    machine_backend: Mapped[str | None] = mapped_column(String(32))
+    machine_at: Mapped[datetime | None] = mapped_column()
+    reviewed_text: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column()
+    #: the latest time a message held for review needs this segment by (None: none waits)
+    wanted_until: Mapped[datetime | None] = mapped_column()
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    used_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

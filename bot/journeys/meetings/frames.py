@@ -83,6 +83,23 @@ def invitation_free_text(message: Message) -> list[str]:
     return parts
 
 
+def invitation_phrases(message: Message) -> dict[str, str]:
+    """The recurring parts of an invitation, for translators: its purpose per meeting
+    type, the place, each person's job title."""
+    meeting_type = str(message.details.get("type") or DEFAULT_TYPE).replace("_", " ")
+    out = {message.source_text.strip(): f"meeting purpose: {meeting_type}"}
+    out.update((str(p.get("role", "")).strip(), "job title")
+               for p in message.details.get("who", []))
+    out[str(message.details.get("where", "")).strip()] = "place"
+    return {k: v for k, v in out.items() if k}
+
+
+def reminder_phrases(message: Message) -> dict[str, str]:
+    """A reminder's place, for translators."""
+    where = str(message.details.get("where", "")).strip()
+    return {where: "place"} if where else {}
+
+
 def pack_link(message: Message, guardian: Guardian) -> str | None:
     """The guardian's private link to this invitation's prep pack, if one was made."""
     session = object_session(message)
@@ -158,6 +175,7 @@ INVITATION = register_kind(KindSpec(MessageKind.INVITATION, frame=invitation_fra
                                     free_text=invitation_free_text,
                                     attach=with_invitation_files,
                                     chased_as="meeting invitation",
-                                    answered_elsewhere=rsvp_given, expired=meeting_over))
+                                    answered_elsewhere=rsvp_given, expired=meeting_over,
+                                    phrases=invitation_phrases))
 REMINDER = register_kind(KindSpec(MessageKind.REMINDER, frame=reminder_frame,
-                                  free_text=reminder_free_text))
+                                  free_text=reminder_free_text, phrases=reminder_phrases))

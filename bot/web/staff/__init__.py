@@ -10,7 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from bot.web.staff.deps import SignInRequired, StaffPageError, login_redirect, page
+from bot.web.staff.deps import (
+    GoTo,
+    SignInRequired,
+    StaffPageError,
+    login_redirect,
+    page,
+    redirect,
+)
 from bot.web.staff.security import UnknownEmails, client_failures
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -27,12 +34,14 @@ def install(app: FastAPI) -> None:
         inbox,
         meetings,
         tasks,
+        translations,
     )
 
     app.state.unknown_emails = UnknownEmails()
     app.state.client_failures = client_failures()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, dashboard, inbox, compose, announce, meetings, families, tasks):
+    for module in (auth, dashboard, inbox, compose, announce, meetings, families, tasks,
+                   translations):
         app.include_router(module.router)
 
     @app.exception_handler(StaffPageError)
@@ -47,6 +56,10 @@ def install(app: FastAPI) -> None:
             return page(request, "error.html", getattr(request.state, "me", None), code=404,
                         status=404, message="There is nothing with that number.")
         return await request_validation_exception_handler(request, exc)
+
+    @app.exception_handler(GoTo)
+    async def _go_to(request: Request, exc: GoTo) -> Response:
+        return redirect(exc.url)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

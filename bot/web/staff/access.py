@@ -6,6 +6,8 @@
   family's key worker or cover.
 - teacher (key worker): their own students and those students' families, plus the
   students of a key worker they cover while that person is away.
+- translator (bilingual staff or an approved volunteer): the translation review pages
+  only, where message text is shown with every name masked; never a family record.
 
 The words of a conversation with a family (their reply, our acknowledgement of it, a
 member of staff's answer to it) follow one rule, `may_read_reply`, wherever they are
@@ -23,11 +25,14 @@ from bot.web.staff.security import Me
 
 ADMIN, OFFICE, TEACHER = "admin", "office", "teacher"
 EVERYONE = (ADMIN, OFFICE, TEACHER)
+TRANSLATOR = "translator"  # not in EVERYONE: every page but translation review refuses it
+REVIEWERS = (ADMIN, TRANSLATOR)
+SIGNED_IN = (*EVERYONE, TRANSLATOR)
 
 
 def role_of(me: Me) -> str:
     """The role the pages use; unknown roles from the roster count as teacher."""
-    return me.role if me.role in EVERYONE else TEACHER
+    return me.role if me.role in SIGNED_IN else TEACHER
 
 
 def covered_workers(me: Me) -> Select[int]:

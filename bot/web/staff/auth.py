@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from bot.web.staff.access import EVERYONE
+from bot.web.staff.access import SIGNED_IN
 from bot.web.staff.deps import (
     COOKIE,
     LOGIN_COOKIE,
@@ -88,7 +88,7 @@ def login(request: Request, email: Annotated[str, Form()] = "",
 
 
 @router.post("/logout")
-def logout(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) -> Response:
+def logout(request: Request, me: Annotated[Me, Depends(require(*SIGNED_IN))]) -> Response:
     """Sign out: the session row is deleted, the cookie cleared."""
     with transaction(request) as session:
         end_session(session, request.cookies.get(COOKIE, ""))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.runtime.context import Context
 from bot.store import reading
-from bot.web.staff.access import role_of
+from bot.web.staff.access import TRANSLATOR, role_of
 from bot.web.staff.security import Me, check_session, load_session, same_token
 
 COOKIE = "sg_session"
@@ -45,6 +45,14 @@ class StaffPageError(Exception):
 
 class SignInRequired(Exception):
     """No valid session: send the browser to the sign-in page."""
+
+
+class GoTo(Exception):
+    """Send the browser elsewhere (a translator's home is the translation review)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
 
 
 def ctx_of(request: Request) -> Context:
@@ -112,6 +120,8 @@ def require(*roles: str) -> Callable[..., Any]:
     async def dependency(request: Request) -> Me:
         me = await run_in_threadpool(_signed_in, request)
         if role_of(me) not in roles:
+            if role_of(me) == TRANSLATOR and request.url.path == "/":
+                raise GoTo("/translations")
             raise StaffPageError(403, "Your role does not give access to this page.")
         await _check_csrf(request, me)
         return me

@@ -1,6 +1,8 @@
 """A message as each guardian will read it: their language, their channel's frame (an
 SMS with its segment count, warned above 3), with an optional back-translation so staff
-can check the meaning before sending."""
+can check the meaning before sending. A translator's reviewed translation from the
+school's memory is used (and marked "reviewed") before any machine call; what goes to
+the machine has every name on the roster masked."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.language.privacy import Names, school_names
 from bot.outbound.dispatch import choose_channel
 from bot.outbound.render import (
     SMS_SEGMENTS,
@@ -20,7 +23,7 @@ from bot.outbound.render import (
     sms_segments,
     target_language,
 )
-from bot.outbound.translate import names_in, preview
+from bot.outbound.translate import names_in, preview, reviewed_translation
 from bot.store.models import Guardian, Message, School, StudentGuardian
 from translations import has_catalog
 from translations.machine import TranslationError, build_translator
@@ -39,6 +42,8 @@ class GuardianPreview:
     problem: str | None
     #: SMS segments this guardian's text takes (None on other channels)
     segments: int | None = None
+    #: every part staff wrote comes from a translator's reviewed translation
+    reviewed: bool = False
 
     @property
     def too_long(self) -> bool:
@@ -54,22 +59,29 @@ def audience_of(session: Session, student_id: int) -> list[Guardian]:
         .options(selectinload(Guardian.channels)).order_by(Guardian.id)))
 
 
+Translated = dict[str, tuple[dict[str, str], list[str], bool]]
+
+
 async def _translate_all(settings: Any, parts: list[str], source: str, targets: list[str],
-                         names: list[str], back: bool) -> dict[str, tuple[dict[str, str],
-                                                                           list[str]]]:
+                         names: Names, back: bool,
+                         reviewed: dict[tuple[str, str], str]) -> Translated:
+    """Per language: each part's translation, the checks back, and whether every part
+    was a reviewed one (those need no machine call, except to check them back)."""
     translator = build_translator(settings)
-    if translator is None:
-        return {}
     try:
-        out = {}
+        out: Translated = {}
         for target in targets:
-            found = [await preview(translator, p, source, target, names=names, back=back)
-                     for p in parts]
+            if translator is None and not all((target, p) in reviewed for p in parts):
+                continue
+            found = [await preview(translator, p, source, target, names=names, back=back,
+                                   reviewed=reviewed.get((target, p))) for p in parts]
             out[target] = ({p: f.translated for p, f in zip(parts, found, strict=True)},
-                           [f.back for f in found if f.back is not None])
+                           [f.back for f in found if f.back is not None],
+                           all(f.reviewed for f in found))
         return out
     finally:
-        await translator.close()
+        if translator is not None:
+            await translator.close()
 
 
 def previews(session: Session, settings: Any, message: Message, school: School,
@@ -82,11 +94,15 @@ def previews(session: Session, settings: Any, message: Message, school: School,
                       if not same_language(target_language(g), source)})
     parts = free_text(message)
     problem = None
-    translated: dict[str, tuple[dict[str, str], list[str]]] = {}
+    translated: Translated = {}
     if targets and parts:
+        names = school_names(session, message.school_id) + names_in(session, message)
+        reviewed = {(t, p): text for t in targets for p in parts
+                    if (text := reviewed_translation(session, message.school_id, p, names,
+                                                     source, t)) is not None}
         try:
             translated = asyncio.run(_translate_all(settings, parts, source, targets,
-                                                    names_in(session, message), back))
+                                                    names, back, reviewed))
         except TranslationError as exc:
             problem = f"translation failed: {exc}"
         if not translated and problem is None:
@@ -102,15 +118,16 @@ def previews(session: Session, settings: Any, message: Message, school: School,
             out.append(GuardianPreview(g, language, on, r.subject, r.text, [],
                                        None if on else channel.reason, _count(on, r.text)))
             continue
-        mapping, backs = translated.get(language, ({}, []))
+        mapping, backs, by_person = translated.get(language, ({}, [], False))
         if mapping and has_catalog(language):
             r = render(message, g, school, language=language, translated=mapping, channel=on)
         else:
             r = render(message, g, school, language=source,
                        note_language=None if mapping else language, channel=on)
         out.append(GuardianPreview(g, language, on, r.subject, r.text, backs,
-                                   problem or (None if on else channel.reason),
-                                   _count(on, r.text)))
+                                   (None if by_person else problem)
+                                   or (None if on else channel.reason),
+                                   _count(on, r.text), by_person))
     return out
 
 

@@ -33,7 +33,7 @@ from bot.store.models import Staff, WebSession, utcnow
 
 log = logging.getLogger(__name__)
 
-ROLES = ("admin", "office", "teacher")
+ROLES = ("admin", "office", "teacher", "translator")
 MIN_PASSWORD = 10
 FREE_FAILURES = 5  # consecutive failures allowed before attempts are slowed
 BASE_DELAY = timedelta(seconds=30)
