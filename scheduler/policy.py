@@ -398,3 +398,36 @@ def term_start(policy: SchoolPolicy, today: date) -> date:
         return policy.term_start
     starts = [date(today.year, 9, 1), date(today.year, 4, 15), date(today.year, 1, 1)]
     return next(d for d in starts if d <= today)
+
+
+def policy_from_texts(stored: Mapping[str, Any] | None, texts: Mapping[str, str]
+                      ) -> tuple[SchoolPolicy | None, dict[str, str]]:
+    """Settings as a form gives them (text forms, by setting name), each read and checked
+    as `set_policy_value` does, then the whole policy: (the policy, or None; the problem
+    per setting name). A problem between settings (quiet hours that do not run
+    overnight) is named on the setting its message starts with. Settings not given keep
+    their stored values; stored keys that are not settings are dropped."""
+    try:
+        flat = {k: v for k, v in _flatten(stored or {}).items() if k in BY_KEY}
+    except PolicyError:
+        flat = {}
+    problems: dict[str, str] = {}
+    for key, text in texts.items():
+        setting = BY_KEY.get(key)
+        if setting is None:
+            problems[key] = str(_unknown(key))
+            continue
+        value = _from_text(setting, text)
+        try:
+            setting.check(key, value)
+        except PolicyError as exc:
+            problems[key] = str(exc)
+            continue
+        flat[key] = value
+    if problems:
+        return None, problems
+    try:
+        return parse_policy(_nest(flat)), {}
+    except PolicyError as exc:
+        key = next((s.key for s in SETTINGS if str(exc).startswith(s.key)), "")
+        return None, {key: str(exc)}

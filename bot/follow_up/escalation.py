@@ -40,7 +40,7 @@ def escalate_after(policy: SchoolPolicy = DEFAULT) -> timedelta:
 
 
 def _usable(staff: Staff | None, not_: int) -> bool:
-    return staff is not None and staff.active and not staff.away and staff.id != not_
+    return staff is not None and staff.active and not staff.away_at() and staff.id != not_
 
 
 def escalation_target(session: Session, school: School, current: Staff,

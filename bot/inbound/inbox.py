@@ -92,7 +92,7 @@ def responsible_staff(student: Student | None) -> Staff | None:
     if student is None or student.key_worker is None:
         return None
     worker = student.key_worker
-    if (worker.away or not worker.active) and worker.cover is not None:
+    if (worker.away_at() or not worker.active) and worker.cover is not None:
         return worker.cover
     return worker
 

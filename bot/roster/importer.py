@@ -406,12 +406,15 @@ def _write_batch(importer: _Importer, items: list[_Item], region: str) -> list[_
 
 def import_roster(factory: sessionmaker[Session], school_id: int, path: Path,
                   default_region: str,
-                  progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                  progress: Callable[[int, int], None] | None = None, *,
+                  dry_run: bool = False, actor: str = "roster-import") -> ImportReport:
     """Import a roster CSV: good rows are written, bad rows are reported and left out.
 
     The file is read as it is imported, CHUNK_ROWS rows to a transaction, so a big file
     costs no more memory than a small one; `progress(rows done, rows in the file)` is
-    called after every batch."""
+    called after every batch. `dry_run`: the same import in one transaction that is
+    rolled back, so the report says what the file would change and nothing is kept (on
+    SQLite it holds the write lock while it runs). `actor` is who the audit log names."""
     roster = RosterFile(path)
     report = ImportReport(rows_total=roster.rows_total)
     said = SeenRows()
@@ -429,7 +432,10 @@ def import_roster(factory: sessionmaker[Session], school_id: int, path: Path,
                 done += len(batch)
                 if progress is not None:
                     progress(done, report.rows_total)
-            session.commit()
+            if dry_run:
+                session.flush()
+            else:
+                session.commit()
             importer.forget()
             log.info("roster import: %d of %d rows done", done, report.rows_total)
         languages = list(school.languages or [])
@@ -438,8 +444,10 @@ def import_roster(factory: sessionmaker[Session], school_id: int, path: Path,
             school.languages = languages + new
         changed = (report.created_students + report.updated_students + report.created_staff
                    + report.created_guardians + report.updated_guardians)
-        if changed or new:
-            audit(session, "roster-import", "import_roster", "school", school_id,
+        if dry_run:
+            session.rollback()
+        elif changed or new:
+            audit(session, actor, "import_roster", "school", school_id,
                   rows=report.rows_total, failed=report.rows_failed,
                   created_students=report.created_students,
                   updated_students=report.updated_students,

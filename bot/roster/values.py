@@ -137,7 +137,8 @@ def normalise_language(raw: str) -> str:
     raise ValueError(f"{raw!r} is not a language we know; use a code such as pl, ur or pt_BR")
 
 
-def _channels(raw: str) -> tuple[str, ...]:
+def parse_channels(raw: str) -> tuple[str, ...]:
+    """Channels in the family's order of preference ("sms; email"); raises ValueError."""
     out: list[str] = []
     for word in re.split(r"[;,/|\s]+", raw.lower()):
         if not word:
@@ -200,7 +201,7 @@ def parse_row(number: int, cells: dict[str, str], region: str, default_language:
     checks: list[tuple[str, Callable[[str], Any]]] = [
         ("phone", lambda v: normalise_phone(v, region)), ("email", normalise_email),
         ("key_worker_email", normalise_email), ("language", normalise_language),
-        ("preferred_channels", _channels)]
+        ("preferred_channels", parse_channels)]
     for column, check in checks:
         if cells[column] and column not in refused:
             try:

@@ -168,6 +168,10 @@ class Staff(Base):
     telegram_chat_id: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     away: Mapped[bool] = mapped_column(Boolean, default=False)
+    # an absence with dates: away from this instant until (not including) that one; None
+    # on either side is open-ended (`away` with no dates: away until it is switched off)
+    away_from: Mapped[datetime | None] = mapped_column()
+    away_until: Mapped[datetime | None] = mapped_column()
     cover_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -175,6 +179,12 @@ class Staff(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     cover: Mapped[Staff | None] = relationship(remote_side=[id])
+
+    def away_at(self, now: datetime | None = None) -> bool:
+        """Away at `now`: marked away, and inside the absence's dates when it has them."""
+        now = now or utcnow()
+        return self.away and (self.away_from is None or self.away_from <= now) \
+            and (self.away_until is None or now < self.away_until)
 
 
 class Student(Base):
@@ -646,3 +656,35 @@ class TranslationMemory(Base):
     uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     used_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PasswordLink(Base):
+    """A one-time link an admin makes so a member of staff can set a new password.
+
+    The link holds a random token; only its SHA-256 is stored. It works once, until
+    `expires_at`, and only for an active account."""
+
+    __tablename__ = "password_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class SavedMessage(Base):
+    """A message the school keeps to start from (a trip reminder, a closure notice):
+    any member of staff can open it in compose and change it before it goes."""
+
+    __tablename__ = "saved_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(32))  # a MessageKind, or any
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

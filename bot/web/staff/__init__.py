@@ -1,4 +1,5 @@
-"""The staff web app: sign-in, inbox, good news, meetings, families, dashboard, outbox."""
+"""The staff web app: sign-in, inbox, good news, meetings, families, dashboard, outbox,
+set-up."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def install(app: FastAPI) -> None:
         families,
         inbox,
         meetings,
+        setup,
         tasks,
         translations,
     )
@@ -41,7 +43,7 @@ def install(app: FastAPI) -> None:
     app.state.client_failures = client_failures()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (auth, dashboard, inbox, compose, announce, meetings, families, tasks,
-                   translations):
+                   translations, setup):
         app.include_router(module.router)
 
     @app.exception_handler(StaffPageError)

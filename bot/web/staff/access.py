@@ -17,10 +17,20 @@ another teacher's pupil opens the family page, never the other teacher's words.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, or_, select
+from datetime import datetime
+
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
-from bot.store.models import InboundMessage, Message, MessageKind, Staff, Student, StudentGuardian
+from bot.store.models import (
+    InboundMessage,
+    Message,
+    MessageKind,
+    Staff,
+    Student,
+    StudentGuardian,
+    utcnow,
+)
 from bot.web.staff.security import Me
 
 ADMIN, OFFICE, TEACHER = "admin", "office", "teacher"
@@ -35,10 +45,13 @@ def role_of(me: Me) -> str:
     return me.role if me.role in SIGNED_IN else TEACHER
 
 
-def covered_workers(me: Me) -> Select[int]:
-    """Key workers `me` covers right now (they are away or have left)."""
-    return select(Staff.id).where(Staff.cover_id == me.id,
-                                  or_(Staff.away.is_(True), Staff.active.is_(False)))
+def covered_workers(me: Me, now: datetime | None = None) -> Select[int]:
+    """Key workers `me` covers right now: away (inside the absence's dates, when it has
+    them: `Staff.away_at`) or left."""
+    now = now or utcnow()
+    away = and_(Staff.away.is_(True), or_(Staff.away_from.is_(None), Staff.away_from <= now),
+                or_(Staff.away_until.is_(None), Staff.away_until > now))
+    return select(Staff.id).where(Staff.cover_id == me.id, or_(away, Staff.active.is_(False)))
 
 
 def own_students(me: Me) -> Select[int]:

@@ -1,4 +1,4 @@
-"""Sign in and sign out."""
+"""Sign in and sign out, and setting a new password through a one-time link."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from bot.web.staff.access import SIGNED_IN
 from bot.web.staff.deps import (
     COOKIE,
+    HEADERS,
     LOGIN_COOKIE,
     ctx_of,
     page,
@@ -20,7 +21,9 @@ from bot.web.staff.deps import (
     secure_cookies,
     transaction,
 )
+from bot.web.staff.passwords import LINK_HOURS, LinkRefused, usable_link, use_link
 from bot.web.staff.security import (
+    MIN_PASSWORD,
     Me,
     authenticate,
     end_session,
@@ -39,19 +42,21 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(request: Request, error: str | None = None, status: int = 200,
-                email: str = "", next_url: str = "/") -> Response:
+                email: str = "", next_url: str = "/", notice: str | None = None) -> Response:
     token = secrets.token_urlsafe(24)
     response = page(request, "login.html", None, code=status, error=error,
-                    login_csrf=token, email=email, next_url=_safe_next(next_url))
+                    login_csrf=token, email=email, next_url=_safe_next(next_url),
+                    notice=notice)
     response.set_cookie(LOGIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
                         secure=secure_cookies(request), path="/login")
     return response
 
 
 @router.get("/login")
-def login_form(request: Request, next: str = "/") -> Response:
-    """The sign-in form."""
-    return _login_page(request, next_url=next)
+def login_form(request: Request, next: str = "/", reset: str = "") -> Response:
+    """The sign-in form (after a password link: a line saying the password is set)."""
+    return _login_page(request, next_url=next, notice="Your new password is set: sign in "
+                       "with it." if reset else None)
 
 
 @router.post("/login")
@@ -94,4 +99,57 @@ def logout(request: Request, me: Annotated[Me, Depends(require(*SIGNED_IN))]) ->
         end_session(session, request.cookies.get(COOKIE, ""))
     response = redirect("/login")
     response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+GONE = ("This link has been used or has expired. Ask your administrator for a new one: "
+        "they make it on the Set-up, Staff accounts page.")
+
+
+def _reset_page(request: Request, token: str, error: str | None = None,
+                status: int = 200, name: str = "") -> Response:
+    csrf = secrets.token_urlsafe(24)
+    response = page(request, "reset.html", None, code=status, error=error, token=token,
+                    person=name, reset_csrf=csrf, min_password=MIN_PASSWORD, hours=LINK_HOURS)
+    response.set_cookie(LOGIN_COOKIE, csrf, max_age=3600, httponly=True, samesite="strict",
+                        secure=secure_cookies(request), path="/reset")
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the address
+    return response
+
+
+def _gone(request: Request) -> Response:
+    response = page(request, "reset.html", None, code=410, gone=GONE)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@router.get("/reset/{token}")
+def reset_form(request: Request, token: str) -> Response:
+    """The page behind a one-time password link: choose a new password."""
+    with transaction(request) as session:
+        found = usable_link(session, token)
+        name = found[1].name if found else ""
+    if found is None:
+        return _gone(request)
+    return _reset_page(request, token, name=name)
+
+
+@router.post("/reset/{token}")
+def reset_submit(request: Request, token: str,
+                 password: Annotated[str, Form()] = "",
+                 again: Annotated[str, Form()] = "",
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Set the new password (once); then the person signs in with it."""
+    if not same_token(request.cookies.get(LOGIN_COOKIE, ""), csrf_token):
+        return _reset_page(request, token, "The form expired. Please try again.", 403)
+    try:
+        with transaction(request) as session:
+            use_link(session, token, password, again)
+    except LinkRefused as exc:
+        if str(exc) == "gone":
+            return _gone(request)
+        return _reset_page(request, token, f"{str(exc)[:1].upper()}{str(exc)[1:]}.", 400)
+    response = redirect("/login?reset=1")
+    response.headers.update({**HEADERS, "Referrer-Policy": "no-referrer"})
+    response.delete_cookie(LOGIN_COOKIE, path="/reset")
     return response

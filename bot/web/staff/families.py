@@ -91,7 +91,7 @@ def _key_worker(s: Session, student: Student) -> dict[str, Any]:
     worker = s.get(Staff, student.key_worker_id) if student.key_worker_id else None
     cover = s.get(Staff, worker.cover_id) if worker and worker.cover_id else None
     return {"worker": worker, "cover": cover,
-            "covering": bool(worker and cover and (worker.away or not worker.active))}
+            "covering": bool(worker and cover and (worker.away_at() or not worker.active))}
 
 
 @router.get("/students")
