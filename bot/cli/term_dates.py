@@ -26,7 +26,6 @@ import typer
 from bot.cli import JsonOpt, app, context, out, print_json
 from bot.cli.support import cli_actor, school_session
 from bot.errors import InvalidInputError
-from scheduler.term_dates import closures, read_term_dates, store_closures
 
 term_dates_app = typer.Typer(help="The school's term dates: holidays, half-terms, training "
                                   "days and the gaps between terms close the school.",
@@ -41,9 +40,8 @@ def term_dates_import_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Import term dates: holidays, half-terms and gaps between terms close the school."""
-    from sqlalchemy import select
-
     from bot.store.audit import audit
+    from scheduler.term_dates import closures, read_term_dates, store_closures
 
     if not file.is_file():
         raise InvalidInputError(f"{file}: no such file")
