@@ -37,7 +37,8 @@ from bot.web.staff.setup.common import ADMIN_ONLY, setup_page
 router = APIRouter()
 ROLE_ABOUT = {"admin": "admin: everything, including staff accounts and the policy",
               "office": "office: the roster, meetings, deliveries, set-up",
-              "teacher": "teacher: their own children's families"}
+              "teacher": "teacher: their own children's families",
+              "translator": "translator: reviews translations, sees no family records"}
 
 
 def staff_rows(s: Session, school_id: int) -> list[dict[str, Any]]:
