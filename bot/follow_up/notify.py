@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.inbound.call_requests import is_call_request
 from bot.outbound.channel_loop import run_channel_work
 from bot.store.audit import audit
 from bot.store.db import rowcount
@@ -94,7 +95,17 @@ def reply_note(public_url: str, inbound: InboundMessage, student: Student | None
     about = f"student {student.ref}" if student is not None else "a child not yet matched"
     fallback = f"schoolgate log --student {student.ref}" if student is not None \
         else "schoolgate log"
-    if inbound.escalated_at is None:
+    if is_call_request(inbound.body):  # the number is only on the page it links to
+        if inbound.escalated_at is None:
+            subject = f"A family asked for a phone call ({about})"
+            first = (f"A family asked to be phoned back about {about}. They were told "
+                     "you will call. The number is on the reply's page.")
+        else:
+            subject = f"Please phone: a family's call request is waiting ({about})"
+            first = (f"A family asked to be phoned back about {about} and nobody has "
+                     "called yet in the time the school allows. You are named as cover, "
+                     "so the call is now yours. The number is on the reply's page.")
+    elif inbound.escalated_at is None:
         subject = f"A family has replied ({about})"
         first = f"A family has replied about {about}."
     else:

@@ -1,8 +1,17 @@
 """Staff tasks: things a person must do that the bot must not do for them.
 
-Two kinds today: 'positive_contact' (a child whose family has had no good news for
-`positive_contact_days`: the bot never invents good news, it asks the key worker) and
-'phone_or_visit' (the persistence ladder got no answer: bot/follow_up/ladder.py).
+Three kinds: 'positive_contact' (a child whose family has had no good news for
+`positive_contact_days`: the bot never invents good news, it asks the key worker),
+'phone_or_visit' (the persistence ladder got no answer: bot/follow_up/ladder.py) and
+'call_back' (a family texted CALL and was promised a phone call:
+bot/inbound/call_requests.py opens it; bot/follow_up/escalation.py moves it to cover).
+
+Who is waiting for good news is one rule, `waiting_for_good_news`, read by the task list,
+the dashboard and the good-news round alike: a child on the roll with a family the
+school may contact and no good news sent, delivered or read about them in
+`positive_contact_days`. A child who joined yesterday and has never had any is waiting
+from day one: the first contact a new family has should be a good one. A child with no
+key worker gets a task for nobody, which admin and office see ("no key worker").
 
 A task is open while `open_key` is set; the unique constraint on it keeps one open task
 per thing on both databases, so running a job twice, or two jobs at once, never
@@ -17,12 +26,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Select,
     String,
+    and_,
     cast,
     delete,
     func,
     literal,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -32,12 +44,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NotFoundError
 from bot.follow_up.notify import StaffNote, send_note
+from bot.inbound.call_requests import CALL_BACK as CALL_BACK  # every task kind named here
 from bot.store.audit import audit
 from bot.store.db import rowcount
 from bot.store.models import (
     Delivery,
     DeliveryStatus,
     Guardian,
+    InboundMessage,
+    InboundStatus,
     JobMark,
     Message,
     MessageKind,
@@ -76,29 +91,56 @@ def open_task(session: Session, *, kind: str, open_key: str, staff_id: int | Non
     return session.execute(stmt).first() is not None
 
 
+def task_school(session: Session, task: StaffTask) -> int | None:
+    """The school a task belongs to: its owner's, else its child's or family's."""
+    rows: list[Staff | Student | Guardian | None] = [
+        session.get(Staff, task.staff_id) if task.staff_id else None,
+        session.get(Student, task.student_id) if task.student_id else None,
+        session.get(Guardian, task.guardian_id) if task.guardian_id else None]
+    return next((row.school_id for row in rows if row is not None), None)
+
+
 def complete_task(session: Session, task_id: int, actor: str, now: datetime,
-                  school_id: int | None = None) -> StaffTask:
-    """Mark a task done (twice is harmless)."""
+                  school_id: int | None = None, staff_id: int | None = None) -> StaffTask:
+    """Mark a task done (twice is harmless). A call-back done also marks the family's
+    CALL handled, by `staff_id`: the call answered it."""
     task = session.get(StaffTask, task_id, with_for_update=True)
-    owner = session.get(Staff, task.staff_id) if task is not None and task.staff_id else None
-    if task is None or (school_id is not None and owner is not None
-                        and owner.school_id != school_id):
+    if task is None or (school_id is not None and task_school(session, task) != school_id):
         raise NotFoundError(f"task {task_id} does not exist")
     if task.done_at is None:
         task.done_at = now
         task.open_key = None
         audit(session, actor, "task_done", "staff_task", task.id, kind=task.kind)
+        inbound = session.get(InboundMessage, task.inbound_id) if task.inbound_id else None
+        if task.kind == CALL_BACK and inbound is not None and inbound.handled_at is None:
+            inbound.status = InboundStatus.HANDLED
+            inbound.handled_at = now
+            inbound.handled_by_id = staff_id
+            audit(session, actor, "call_back_done", "inbound", inbound.id, task_id=task.id)
     return task
 
 
 def list_tasks(session: Session, school_id: int, staff_id: int | None = None,
-               include_done: bool = False) -> list[StaffTask]:
-    """Open tasks (or all), newest first."""
-    stmt = (select(StaffTask).join(Staff, Staff.id == StaffTask.staff_id)
-            .where(Staff.school_id == school_id)
+               include_done: bool = False, *, staff_ids: Select[Any] | None = None,
+               kind: str | None = None) -> list[StaffTask]:
+    """Open tasks (or all), newest first. Everyone's (with the tasks nobody owns: a child
+    without a key worker), one person's (`staff_id`), or those of `staff_ids` (a select:
+    me and whoever I cover)."""
+    stmt = (select(StaffTask)
+            .outerjoin(Staff, Staff.id == StaffTask.staff_id)
+            .outerjoin(Student, Student.id == StaffTask.student_id)
+            .outerjoin(Guardian, Guardian.id == StaffTask.guardian_id)
+            .where(or_(Staff.school_id == school_id,
+                       and_(StaffTask.staff_id.is_(None),
+                            or_(Student.school_id == school_id,
+                                Guardian.school_id == school_id))))
             .order_by(StaffTask.created_at.desc(), StaffTask.id.desc()))
     if staff_id is not None:
         stmt = stmt.where(StaffTask.staff_id == staff_id)
+    if staff_ids is not None:
+        stmt = stmt.where(StaffTask.staff_id.in_(staff_ids))
+    if kind is not None:
+        stmt = stmt.where(StaffTask.kind == kind)
     if not include_done:
         stmt = stmt.where(StaffTask.done_at.is_(None))
     return list(session.scalars(stmt))
@@ -112,6 +154,7 @@ def task_as_dict(session: Session, task: StaffTask) -> dict[str, Any]:
     return {"id": task.id, "kind": task.kind, "staff": staff.email if staff else None,
             "student": student.ref if student else None,
             "guardian": guardian.ref if guardian else None, "message_id": task.message_id,
+            "inbound_id": task.inbound_id,
             "reason": task.reason, "created_at": task.created_at.isoformat(),
             "done_at": task.done_at.isoformat() if task.done_at else None}
 
@@ -130,25 +173,49 @@ def _good_news_since(since: datetime) -> Any:
                    Delivery.status.in_(SENT_STATES), Delivery.sent_at >= since))
 
 
-def refresh_positive_contact(session: Session, school: School, now: datetime) -> tuple[int, int]:
-    """Open a task for every overdue child and close those with recent good news.
-
-    Overdue: a key worker, a family the school may contact, on the roll for at least the
-    policy's days, and no good news sent, delivered or read in that time. Set-based.
-    Returns (opened, closed).
-    """
-    since = now - timedelta(days=school_policy(school).positive_contact_days)
-    key = literal_column(f"'{POSITIVE}:s'").concat(cast(Student.id, String))
+def waiting_for_good_news(school_id: int, since: datetime) -> Select[int]:
+    """Ids of the children waiting for good news: the one rule the task list, the
+    dashboard and the round share. On the roll of this school (from the day they join),
+    with a guardian the school may contact, and no good news about them sent, delivered
+    or read since `since`."""
     contactable = select(StudentGuardian.student_id).where(StudentGuardian.may_contact.is_(True))
+    return select(Student.id).where(Student.school_id == school_id,
+                                    Student.id.in_(contactable),
+                                    Student.id.not_in(_good_news_since(since)))
+
+
+def good_news_window(school: School, now: datetime) -> datetime:
+    """The start of the window the rule looks at: `positive_contact_days` before `now`."""
+    return now - timedelta(days=school_policy(school).positive_contact_days)
+
+
+def last_good_news(session: Session, student_ids: Select[Any]) -> dict[int, datetime]:
+    """When good news about each child last reached a guardian (sent, delivered, read)."""
+    return {sid: at for sid, at in session.execute(
+        select(Message.student_id, func.max(Delivery.sent_at))
+        .join(Delivery, Delivery.message_id == Message.id)
+        .where(Message.kind == MessageKind.GOOD_NEWS, Message.student_id.in_(student_ids),
+               Delivery.status.in_(SENT_STATES), Delivery.sent_at.is_not(None))
+        .group_by(Message.student_id)) if sid is not None and at is not None}
+
+
+def refresh_positive_contact(session: Session, school: School, now: datetime) -> tuple[int, int]:
+    """Open a task for every child waiting for good news (`waiting_for_good_news`) and
+    close those with recent good news. Set-based. Returns (opened, closed).
+
+    The task is the key worker's; a child with no key worker gets one for nobody, listed
+    for admin and office.
+    """
+    since = good_news_window(school, now)
+    key = literal_column(f"'{POSITIVE}:s'").concat(cast(Student.id, String))
     already = select(StaffTask.student_id).where(
         StaffTask.kind == POSITIVE, StaffTask.done_at.is_(None),
         StaffTask.student_id.is_not(None))
     overdue = (
         select(Student.key_worker_id, Student.id, literal(POSITIVE),
                literal("no good news shared with the family recently"), literal(now), key)
-        .where(Student.school_id == school.id, Student.key_worker_id.is_not(None),
-               Student.created_at <= since, Student.id.in_(contactable),
-               Student.id.not_in(already), Student.id.not_in(_good_news_since(since)))
+        .where(Student.id.in_(waiting_for_good_news(school.id, since)),
+               Student.id.not_in(already))
     )
     insert = _insert(session).from_select(
         ["staff_id", "student_id", "kind", "reason", "created_at", "open_key"], overdue,
@@ -166,7 +233,7 @@ def refresh_positive_contact(session: Session, school: School, now: datetime) ->
     moved = (select(Student.id).join(StaffTask, StaffTask.student_id == Student.id)
              .where(Student.school_id == school.id, StaffTask.kind == POSITIVE,
                     StaffTask.done_at.is_(None), Student.key_worker_id.is_not(None),
-                    Student.key_worker_id != StaffTask.staff_id))
+                    Student.key_worker_id.is_distinct_from(StaffTask.staff_id)))
     session.execute(
         update(StaffTask)
         .where(StaffTask.kind == POSITIVE, StaffTask.done_at.is_(None),

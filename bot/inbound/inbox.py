@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from bot.inbound.call_requests import is_call_request
+from bot.inbound.call_requests import is_call_request, open_call_back
 from bot.inbound.email_threads import thread_answer
 from bot.inbound.keywords import handle_keyword
 from bot.inbound.raw_text import escape_raw, storable
@@ -154,6 +154,7 @@ def process(factory: sessionmaker[Session], inbound_id: int, available: Collecti
             # CALL: the key worker phones back; nobody else needs to hear why.
             audit(session, "system", "call_requested", "inbound", inbound.id,
                   staff_id=staff.id if staff else None)
+            open_call_back(session, inbound, staff, moment)
             if answer:
                 _confirm_call(session, inbound, guardian, student, staff, available, now)
             log.info("inbound %s: call requested, staff %s", inbound.id,

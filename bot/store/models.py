@@ -565,7 +565,8 @@ class Holiday(Base):
 
 class StaffTask(Base):
     """Something a person must do: phone or visit a family the ladder could not reach,
-    or find good news for a child overdue for positive contact."""
+    find good news for a child overdue for positive contact, or phone back a family who
+    asked for a call."""
 
     __tablename__ = "staff_tasks"
 
@@ -581,6 +582,10 @@ class StaffTask(Base):
     # Set while the task is open, NULL once done: the unique constraint keeps one open
     # task per thing ("positive_contact:s12"), on SQLite and PostgreSQL alike.
     open_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    # a call-back: the family's CALL it answers, and when it went to cover
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"),
+                                                   index=True)
+    escalated_at: Mapped[datetime | None] = mapped_column()
 
 
 class WebSession(Base):

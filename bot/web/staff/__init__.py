@@ -34,6 +34,7 @@ def install(app: FastAPI) -> None:
         families,
         inbox,
         meetings,
+        round,
         setup,
         tasks,
         translations,
@@ -42,8 +43,8 @@ def install(app: FastAPI) -> None:
     app.state.unknown_emails = UnknownEmails()
     app.state.client_failures = client_failures()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, dashboard, inbox, compose, announce, meetings, families, tasks,
-                   translations, setup):
+    for module in (auth, dashboard, inbox, compose, announce, round, meetings, families,
+                   tasks, translations, setup):
         app.include_router(module.router)
 
     @app.exception_handler(StaffPageError)

@@ -28,6 +28,7 @@ router = APIRouter()
 KIND_LABELS = {
     "positive_contact": "Find some good news to send",
     "phone_or_visit": "Phone or visit: no reply after every channel was tried",
+    "call_back": "Phone the family back: they asked for a call",
 }
 
 

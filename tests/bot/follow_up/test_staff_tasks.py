@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.follow_up.staff_tasks import nudge_positive_contact
+from bot.follow_up.staff_tasks import list_tasks, nudge_positive_contact
 from bot.runtime.context import Context
 from bot.store.models import (
     Delivery,
@@ -53,8 +53,9 @@ def good_news(ctx: Context, student_id: int, sent_at: datetime,
 
 
 def school_of_four(ctx: Context) -> dict[str, int]:
-    """Four children of one key worker: overdue, overdue, recent good news, just joined,
-    and one more whose family may not be contacted."""
+    """Children of one key worker: overdue, overdue, recent good news, one whose family
+    may not be contacted, and one who joined two days ago and has had no good news yet
+    (waiting from day one)."""
     with ctx.factory() as s, s.begin():
         school = ctx.school(s)
         worker = f.staff(s, school, name="Ms Rivera", email=KEY_WORKER)
@@ -79,7 +80,7 @@ def open_tasks(ctx: Context) -> list[tuple[int | None, int | None]]:
     with ctx.factory() as s:
         rows = s.execute(select(StaffTask.staff_id, StaffTask.student_id).where(
             StaffTask.kind == "positive_contact", StaffTask.done_at.is_(None))).all()
-        return sorted((a, b) for a, b in rows)
+        return sorted(((a, b) for a, b in rows), key=lambda r: (r[0] or 0, r[1] or 0))
 
 
 def test_overdue_children_are_listed_once_for_their_key_worker(mail_ctx: Context) -> None:
@@ -88,7 +89,8 @@ def test_overdue_children_are_listed_once_for_their_key_worker(mail_ctx: Context
     nudge(mail_ctx, TUESDAY_0900)
     nudge(mail_ctx, TUESDAY_0900 + timedelta(minutes=30))
 
-    expected = sorted([(ids["worker"], ids["overdue1"]), (ids["worker"], ids["overdue2"])])
+    expected = sorted([(ids["worker"], ids["overdue1"]), (ids["worker"], ids["overdue2"]),
+                       (ids["worker"], ids["new"])])
     assert open_tasks(mail_ctx) == expected
 
 
@@ -101,8 +103,8 @@ def test_the_nudge_arrives_once_a_day_however_often_the_job_runs(mail_ctx: Conte
     assert sent == [1, 0, 0, 0]
     mails = mails_to(smtp, KEY_WORKER)
     assert len(mails) == 1
-    assert "2 children" in mails[0]
-    for name in ("Overdue1", "Overdue2"):
+    assert "3 children" in mails[0]
+    for name in ("Overdue1", "Overdue2", "Newcomer"):
         assert name not in mails[0]
     assert mails_to(smtp, COVER) == []
 
@@ -115,14 +117,14 @@ def test_no_nudge_at_the_weekend(mail_ctx: Context, smtp: SmtpStandIn) -> None:
     school_of_four(mail_ctx)
     assert nudge(mail_ctx, datetime(2026, 11, 28, 10, 0, tzinfo=UTC)) == 0
     assert mails_to(smtp, KEY_WORKER) == []
-    assert len(open_tasks(mail_ctx)) == 2  # the list is still kept up to date
+    assert len(open_tasks(mail_ctx)) == 3  # the list is still kept up to date
 
 
 def test_good_news_sent_closes_the_task_and_stops_the_nudges(mail_ctx: Context,
                                                              smtp: SmtpStandIn) -> None:
     ids = school_of_four(mail_ctx)
     nudge(mail_ctx, TUESDAY_0900)
-    for child in ("overdue1", "overdue2"):
+    for child in ("overdue1", "overdue2", "new"):
         good_news(mail_ctx, ids[child], TUESDAY_0900 + timedelta(hours=3))
 
     assert nudge(mail_ctx, TUESDAY_0900 + timedelta(days=1)) == 0
@@ -149,13 +151,36 @@ def test_tasks_command_lists_and_closes(sqlite_ctx: Context, tmp_path: Path) -> 
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
     assert {r["kind"] for r in rows} == {"positive_contact"}
-    assert len(rows) == 2
+    assert len(rows) == 3
 
     first = rows[0]["id"]
     done = run("tasks", "done", str(first), cwd=tmp_path, env=env)
     assert done.returncode == 0 and f"task {first} is done" in done.stdout
     again = run("tasks", "--json", cwd=tmp_path, env=env)
-    assert [r["id"] for r in json.loads(again.stdout)] == [rows[1]["id"]]
+    assert [r["id"] for r in json.loads(again.stdout)] == [r["id"] for r in rows[1:]]
 
     missing = run("tasks", "done", "9999", cwd=tmp_path, env=env)
     assert missing.returncode == 1 and missing.stderr.strip() == "error: task 9999 does not exist"
+
+
+def test_a_child_without_a_key_worker_is_a_task_for_admin_and_office(mail_ctx: Context) -> None:
+    """Nobody owns it, so nobody is nudged, but it is on everyone's list, and giving the
+    child a key worker moves it to them."""
+    ids = school_of_four(mail_ctx)
+    with mail_ctx.factory() as s, s.begin():
+        school = mail_ctx.school(s)
+        orphan = f.student(s, school, None, first_name="Orphan", created_at=LONG_AGO)
+        f.guardian(s, school, orphan)
+        orphan_id, school_id = orphan.id, school.id
+    nudge(mail_ctx, TUESDAY_0900)
+    assert (None, orphan_id) in open_tasks(mail_ctx)
+    with mail_ctx.factory() as s:
+        everyone = [t.student_id for t in list_tasks(s, school_id)]
+        mine = [t.student_id for t in list_tasks(s, school_id, staff_id=ids["worker"])]
+    assert orphan_id in everyone and orphan_id not in mine
+    with mail_ctx.factory() as s, s.begin():
+        child = s.get(Student, orphan_id)
+        assert child is not None
+        child.key_worker_id = ids["worker"]
+    nudge(mail_ctx, TUESDAY_0900 + timedelta(minutes=30))
+    assert (ids["worker"], orphan_id) in open_tasks(mail_ctx)
