@@ -30,7 +30,7 @@ from bot.journeys.good_news_round import (
     queue_round,
     round_was_queued,
 )
-from bot.language.plain import JargonMode, check_text
+from bot.language.plain import check_text
 from bot.outbound.dispatch import choose_channel
 from bot.outbound.render import language_name
 from bot.store.models import (
@@ -46,6 +46,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.web.staff.access import ADMIN, EVERYONE, OFFICE, own_students, role_of
+from bot.web.staff.compose import jargon_mode
 from bot.web.staff.deps import (
     HEADERS,
     StaffPageError,
@@ -85,13 +86,6 @@ class Line:
     text: str = ""
     problem: RoundProblem | None = None
     findings: list[str] | None = None
-
-
-def jargon_mode(request: Request, school: School) -> JargonMode:
-    """The school's jargon policy; `SCHOOLGATE_JARGON_MODE=block` blocks for every school."""
-    if ctx_of(request).settings.jargon_mode == "block":
-        return "block"
-    return school_policy(school).jargon
 
 
 def _whose(s: Session, me: Me, staff: int | None) -> tuple[Select[Any] | None, Staff | None]:
