@@ -132,8 +132,9 @@ class ReplyTranslationStep:
         for source, texts in by_source.items():
             try:
                 found.update(await self._translate(source, sorted(texts)))
-            except TranslationError as exc:
-                self._language_waits[source] = now + self.retry
+            except TranslationError as exc:  # not before the service's Retry-After
+                wait = timedelta(seconds=exc.retry_after or 0)
+                self._language_waits[source] = now + max(self.retry, wait)
                 log.warning("reply translation %s->%s failed: %s", source,
                             self.staff_language, exc)
         return self._store(rows, masked, found, now)

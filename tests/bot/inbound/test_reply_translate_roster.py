@@ -45,3 +45,26 @@ def test_a_reply_naming_other_children_and_staff_leaves_with_every_roster_name_m
         assert stored is not None and stored.translation is not None
         assert "Ayaan Begum" in stored.translation and "Mr Okonkwo" in stored.translation
         assert stored.body == body
+
+
+def test_a_429_on_a_reply_waits_the_service_s_retry_after(ctx: Context) -> None:
+    from datetime import timedelta
+
+    from bot.store.models import utcnow
+
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        child = f.student(s, school, f.staff(s, school, name="Ms Shah"), first_name="Zofia")
+        f.guardian(s, school, child, language="pl", phone=PHONE, first_name="Marta")
+    inbox.receive(ctx.factory, parse_inbound(
+        {"From": PHONE, "Body": "Dziękuję bardzo, będę w piątek.", "MessageSid": "SM429"}),
+        {"sms"})
+    with LibreTranslateStandIn() as lt:
+        lt.fail_next("429:900")
+        step = ReplyTranslationStep(ctx.factory, LibreTranslate(lt.url), "en",
+                                    retry_seconds=60)
+        now = utcnow()
+        assert asyncio.run(step.run(now=now)) == 0
+        assert asyncio.run(step.run(now=now + timedelta(seconds=120))) == 0
+        assert len(lt.requests) == 1  # past our own 60 s, but the service asked for 900
+        assert asyncio.run(step.run(now=now + timedelta(seconds=901))) == 1

@@ -149,3 +149,32 @@ def test_the_preview_masks_every_name_on_the_roster(db_url: str, tmp_path: Path)
                 assert name not in sent, name
         finally:
             ctx.engine.dispose()
+
+
+def test_the_outbox_says_a_delivery_is_held_for_review_until_when_and_why(
+        ctx: Context, client: TestClient) -> None:
+    import asyncio
+
+    from bot.journeys.good_news import queue_good_news
+    from bot.outbound.translate import TranslationStep
+    from bot.store.models import Staff, Student
+    from scheduler.policy import set_policy_value
+
+    ids = _seed(ctx)
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        set_policy_value(school, "review_languages", "pl")
+        set_policy_value(school, "review_wait_hours", "12")
+        child = s.get(Student, ids["child"])
+        teacher = s.scalar(select(Staff).where(Staff.email == "ana@school.test"))
+        assert child is not None and teacher is not None
+        queue_good_news(s, school, child, teacher, "Zofia sang in assembly.", {"sms"})
+    assert asyncio.run(TranslationStep(ctx.factory, None).run()) == 0
+    sign_in(client, "ada@school.test")
+    outbox = html.unescape(client.get("/outbox").text)
+    assert "held for a reviewed translation until " in outbox
+    assert "pl to wait up to 12 h for a translator" in outbox
+    sign_in(client, "ola@school.test")
+    listing = html.unescape(client.get("/translations?show=missing").text)
+    assert "1 message held for review" in listing
+    assert "[1] sang in assembly." in listing and "a message waits for it until" in listing
