@@ -17,7 +17,9 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any, ClassVar
 
@@ -82,8 +84,10 @@ class SmtpEmailChannel(Channel):
     rate_per_second: ClassVar[float | None] = 20.0
     max_in_flight: ClassVar[int] = 16
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         super().__init__(rate_per_second=settings.rate_per_second)
+        self.clock = clock  # the Date header's source (tests compare bytes with the outbox)
         if not settings.host or not settings.from_address:
             raise ChannelConfigurationError("email needs SMTP_HOST and SMTP_FROM_ADDRESS")
         self.settings = settings
@@ -178,14 +182,21 @@ class SmtpEmailChannel(Channel):
         if not message.message_id:
             message = replace(message, message_id=new_message_id())
         data = build_email(message, self.settings.from_address, self.reply_domain,
-                           self.settings.reply_mailbox)
+                           self.settings.reply_mailbox, date=self.clock())
         message_id = message_id_for(message, self.reply_domain)
+        # Headers are ASCII whatever the language (RFC 2047): SMTPUTF8 is needed only for
+        # an address with non-ASCII letters, and asked for only from a server offering it.
         utf8 = not (message.address.isascii() and self.envelope_from.isascii())
         for attempt in (1, 2):
             conn = await self._connect_or_raise()
             if conn.sent and not await self._usable(conn):
                 await self._release(conn, keep=False)
                 conn = await self._connect_or_raise()
+            if utf8 and not conn.smtp.supports_extension("smtputf8"):
+                await self._release(conn, keep=True)
+                raise PermanentAddressError(
+                    "this address has non-ASCII letters and the mail server does not offer "
+                    "SMTPUTF8, so it cannot be reached through this server")
             reused = conn.sent > 0
             stage = "MAIL"
             try:

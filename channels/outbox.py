@@ -1,10 +1,11 @@
 """The embedded default: every message becomes a readable file in a local folder.
 
 SMS and Telegram messages are JSON files, email is a real `.eml` file any mail
-program opens, built by the same `build_email` as real mail (so its headers are as safe
-and its Message-ID is the delivery's own). Files are written atomically and named by
-idempotency key, so a restarted worker can tell what was already "sent" and never
-writes one twice.
+program opens: byte for byte the message SMTP would send (the same `build_email`, the
+same From, reply domain and mailbox, so the same HTML part, Reply-To, List-Unsubscribe,
+Message-ID and attachments), so a school previewing it sees what families get. Files
+are written atomically and named by idempotency key, so a restarted worker can tell what
+was already "sent" and never writes one twice.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
 from channels.base import Channel, DeliveryOutcome, DeliveryResult, OutgoingMessage
-from channels.email_message import build_email
+from channels.email_message import build_email, domain_of
 
 
 class OutboxChannel(Channel):
@@ -28,11 +30,16 @@ class OutboxChannel(Channel):
     can_check_sent = True
     max_in_flight = 1
 
-    def __init__(self, channel: str, folder: Path, from_address: str = "school@localhost") -> None:
+    def __init__(self, channel: str, folder: Path, from_address: str = "school@localhost",
+                 reply_domain: str | None = None, reply_mailbox: str = "replies",
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         super().__init__(rate_per_second=0)
         self.channel = channel
         self.folder = Path(folder) / channel
         self.from_address = from_address
+        self.reply_domain = reply_domain or domain_of(from_address)
+        self.reply_mailbox = reply_mailbox
+        self.clock = clock
         self.ext = "eml" if channel == "email" else "json"
 
     def path_for(self, idempotency_key: str) -> Path:
@@ -54,14 +61,15 @@ class OutboxChannel(Channel):
 
     def _render(self, message: OutgoingMessage) -> bytes:
         if self.channel == "email":
-            return build_email(message, self.from_address)
+            return build_email(message, self.from_address, self.reply_domain,
+                               self.reply_mailbox, date=self.clock())
         record = {
             "channel": self.channel,
             "to": message.address,
             "language": message.language,
             "text": message.text,
             "idempotency_key": message.idempotency_key,
-            "written_at": datetime.now(UTC).isoformat(),
+            "written_at": self.clock().isoformat(),
         }
         return json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
 

@@ -73,5 +73,16 @@ def build_channels(settings: Any) -> dict[str, Channel]:
         if provider_settings.configured:
             built[name] = factories[name](settings)
         elif settings.environment == "development":
-            built[name] = OutboxChannel(name, Path(settings.outbox_dir))
+            built[name] = _outbox(name, settings)
     return built
+
+
+def _outbox(name: str, settings: Any) -> OutboxChannel:
+    """The development outbox; email is written as the SMTP settings would send it."""
+    email: Any = getattr(settings, "email", None)
+    from_address = getattr(email, "from_address", None)
+    if name != "email" or not from_address:
+        return OutboxChannel(name, Path(settings.outbox_dir))
+    return OutboxChannel(name, Path(settings.outbox_dir), from_address=from_address,
+                         reply_domain=email.reply_domain,
+                         reply_mailbox=email.reply_mailbox or "replies")

@@ -77,6 +77,8 @@ class KindSpec:
     frame: Frame | None = None
     free_text: FreeText | None = None
     attach: Attach | None = None
+    #: names the frame writes as they are (people it lists), isolated where directions meet
+    names: FreeText | None = None
     #: set for kinds that wait for an answer: how staff call it ("meeting invitation");
     #: the persistence ladder chases these when a family stays silent
     chased_as: str | None = None

@@ -8,6 +8,7 @@ message (bot/outbound/pages.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from sqlalchemy.orm import object_session
 from bot.outbound.kinds import OPTIONAL, FrameInput, kind_spec
 from bot.outbound.pages import keep_page
 from bot.store.models import ChannelName, Delivery, Guardian, Message, School
+from channels.email_message import FSI, PDI, isolate, language_span, text_direction
 from channels.segments import segments
 from translations import catalog_language, dates, has_catalog, translations_for
 
@@ -93,7 +95,7 @@ def render(message: Message, guardian: Guardian, school: School, *,
     fixed wording around it; `channel` lets a frame fit the channel: an SMS is at most
     three segments, with a link to the whole message when the school has a public address.
     """
-    language = language or message.source_language
+    language = written_in = language or message.source_language
     tr = translated or {}
     marker = short_marker = ""
     if note_language and not same_language(note_language, language):
@@ -114,23 +116,65 @@ def render(message: Message, guardian: Guardian, school: School, *,
     body = free(message.source_text)
     if channel == ChannelName.SMS:
         return _short(message, guardian, school, language, free, body, marker, short_marker)
+    if channel == ChannelName.EMAIL:
+        return _email(message, guardian, school, language, written_in, free, body, marker)
     if marker and body:
         body = f"{marker} {body}"
     subject, text = _frame(message, guardian, school, language, channel, body, free)
     return Rendered(subject=subject, text=text, language=language)
 
 
+def _email(message: Message, guardian: Guardian, school: School, language: str,
+           written_in: str, free: Callable[[str], str], body: str, marker: str) -> Rendered:
+    """The email text: names and other inserted values isolated where the two directions
+    meet, staff words left in the staff language marked as that language (the HTML part
+    gives them their own lang and dir; channels.email_message)."""
+    direction = text_direction(language)
+    untranslated = bool(marker)
+
+    def inserted(text: str) -> str:
+        value = free(text)
+        if untranslated and value == text.strip() and value:
+            return language_span(value, written_in)
+        return isolate(value, direction)
+
+    if marker and body:
+        body = f"{marker} {language_span(body, written_in)}"
+    subject, text = _frame(message, guardian, school, language, ChannelName.EMAIL, body,
+                           inserted, isolate=lambda v: isolate(v, direction))
+    student, spec = message.student, kind_spec(message.kind)
+    names = [guardian.first_name, guardian.last_name, school.name,
+             message.author.name if message.author else "",
+             student.first_name if student else "", student.last_name if student else "",
+             *(spec.names(message) if spec is not None and spec.names is not None else ())]
+    return Rendered(subject=isolate_names(subject, names, direction),
+                    text=isolate_names(text, names, direction), language=language)
+
+
+def isolate_names(text: str, names: Iterable[str], direction: str) -> str:
+    """Each whole-word occurrence of a name of the other direction, not yet isolated,
+    wrapped in FSI ... PDI (channels.email_message.isolate)."""
+    for name in sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True):
+        wrapped = isolate(name, direction)
+        if wrapped == name:
+            continue
+        text = re.sub(rf"(?<![\w{FSI}]){re.escape(name)}(?![\w{PDI}])", wrapped, text)
+    return text
+
+
 def _frame(message: Message, guardian: Guardian, school: School, language: str,
-           channel: str | None, body: str, free: Callable[[str], str]) -> tuple[str, str]:
-    """(subject, text) from the kind's frame, or a plain notice for a kind with none."""
+           channel: str | None, body: str, free: Callable[[str], str],
+           isolate: Callable[[str], str] = str) -> tuple[str, str]:
+    """(subject, text) from the kind's frame, or a plain notice for a kind with none;
+    `isolate` is applied to the child's and the author's name."""
     student = message.student
     spec = kind_spec(message.kind)
     if spec is not None and spec.frame is not None:
         return spec.frame(FrameInput(
             message=message, guardian=guardian, school=school, language=language,
-            channel=channel, child=student.first_name if student else "",
-            author=message.author.name if message.author else school.name, body=body,
-            free=free))
+            channel=channel, child=isolate(student.first_name if student else ""),
+            author=isolate(message.author.name if message.author else school.name),
+            body=body, free=free))
     _ = translations_for(language).gettext
     return _("A message from {school}").format(school=school.name), body
 

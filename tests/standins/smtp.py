@@ -83,8 +83,10 @@ class _CountingController(Controller):
 class SmtpStandIn:
     """aiosmtpd on 127.0.0.1 with a trustme certificate, STARTTLS required and AUTH checked."""
 
-    def __init__(self, tmp: Path | None = None, *, tls: bool = True, auth: bool = True) -> None:
+    def __init__(self, tmp: Path | None = None, *, tls: bool = True, auth: bool = True,
+                 smtputf8: bool = False) -> None:
         self.tls = tls
+        self.smtputf8 = smtputf8
         self.auth = auth
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -96,7 +98,9 @@ class SmtpStandIn:
         self._next: deque[tuple[str, str]] = deque()  # (stage, reply) for the next commands
         self.ca_file: str | None = None
         kwargs: dict[str, Any] = {"hostname": self.host, "port": self.port,
-                                  "server_hostname": "smtp.standin.test"}
+                                  "server_hostname": "smtp.standin.test",
+                                  # offered in EHLO only when asked: many relays do not
+                                  "enable_SMTPUTF8": smtputf8}
         if tls:
             ca = trustme.CA()
             cert = ca.issue_cert("127.0.0.1", "localhost")

@@ -100,6 +100,11 @@ def reminder_phrases(message: Message) -> dict[str, str]:
     return {where: "place"} if where else {}
 
 
+def invitation_names(message: Message) -> list[str]:
+    """Who will be there, as staff typed them: written as they are, never translated."""
+    return [str(p.get("name", "")) for p in message.details.get("who", [])]
+
+
 def pack_link(message: Message, guardian: Guardian) -> str | None:
     """The guardian's private link to this invitation's prep pack, if one was made."""
     session = object_session(message)
@@ -173,6 +178,7 @@ def meeting_over(message: Message, now: datetime) -> bool:
 
 INVITATION = register_kind(KindSpec(MessageKind.INVITATION, frame=invitation_frame,
                                     free_text=invitation_free_text,
+                                    names=invitation_names,
                                     attach=with_invitation_files,
                                     chased_as="meeting invitation",
                                     answered_elsewhere=rsvp_given, expired=meeting_over,
