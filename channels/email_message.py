@@ -2,10 +2,11 @@
 
 Multipart text + HTML (HTML with `lang` and `dir` set, right-to-left languages
 detected; values isolated in the text become <bdi>, staff words in another language a
-<span lang dir>), headers in ASCII whatever the language (RFC 2047), a random Message-ID (the delivery's own, recorded by the caller, so a resend
-is the same message to the recipient's client and a reply citing it can be matched; never
-a counter or anything derived from our ids), a per-delivery reply address carrying the
-opaque thread token, and RFC 8058 one-click unsubscribe headers.
+<span lang dir>), headers in ASCII whatever the language (RFC 2047), a random
+Message-ID (the delivery's own, recorded by the caller, so a resend is the same message
+to the recipient's client and a reply citing it can be matched; never a counter or
+anything derived from our ids), a per-delivery reply address carrying the opaque thread
+token, and RFC 8058 one-click unsubscribe headers.
 
 Every value that reaches a header or a file name passes `header_safe` first: a name with
 CR, LF or another control character can never start a header line of its own.
