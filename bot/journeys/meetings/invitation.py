@@ -72,6 +72,26 @@ def parse_options(values: Iterable[str], zone: str, now: datetime) -> list[datet
                           if m is not None], now)
 
 
+#: how an invitation names an author who gave no title and is not the child's key worker
+ROLE_WORDS = {"admin": "from the school's leadership team", "office": "from the school office",
+              "teacher": "a teacher at the school"}
+
+
+def author_role(session: Session, author: Staff, student: Student | None) -> str:
+    """Who the author is, as the family reads it when nobody else is listed: their own
+    title (role_description); else the child's key worker, or that person's cover; else
+    their role in plain words (an admin is not "your child's key worker")."""
+    if author.role_description and author.role_description.strip():
+        return author.role_description.strip()
+    if student is not None and student.key_worker_id is not None:
+        if student.key_worker_id == author.id:
+            return "your child's key worker"
+        worker = session.get(Staff, student.key_worker_id)
+        if worker is not None and worker.cover_id == author.id:
+            return "covering for your child's key worker"
+    return ROLE_WORDS.get(author.role, "a member of staff at the school")
+
+
 def new_pack_token() -> str:
     """An unguessable prep-pack link token: 128 random bits, URL-safe (22 characters)."""
     return secrets.token_urlsafe(16)
@@ -102,7 +122,7 @@ def queue_invitation(session: Session, school: School, student: Student, author:
         raise InvalidInputError("say where the meeting is")
     if not SHORTEST <= minutes <= LONGEST:
         raise InvalidInputError(f"say how long, in minutes ({SHORTEST} to {LONGEST})")
-    who = list(who) or [(author.name, author.role_description or "your child's key worker")]
+    who = list(who) or [(author.name, author_role(session, author, student))]
     details = {
         "options": [o.isoformat() for o in options],
         "where": where.strip(),

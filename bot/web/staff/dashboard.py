@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.outbound.reach import unreachable_guardians
+from bot.outbound.status import family_statuses, summary
 from bot.records.cadence_report import cadence_report
 from bot.store.models import (
     Delivery,
@@ -48,8 +49,10 @@ def _from_report(session: Session, me: Me, report: dict[str, Any]
                 "last": datetime.fromisoformat(o["last_positive_at"])
                 if o["last_positive_at"] else None}
                for o in report["overdue"] if o["student_id"] in students]
+    # a teacher sees the balance of the classes their own children are in, no others
+    classes = {st.class_name for st in students.values()} if role_of(me) == TEACHER else None
     balance = [(c["class_name"] or "no class", [c["positive"], c["concern"]])
-               for c in report["classes"]]
+               for c in report["classes"] if classes is None or c["class_name"] in classes]
     days = int(report["policy"]["positive_contact_days"])
     return overdue, balance, days, f"this term, since {report['term_start']}"
 
@@ -149,8 +152,10 @@ def outbox(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))],
             stmt = stmt.where(Delivery.message_id == message)
         rows = list(s.execute(stmt))
         counts = delivery_counts(s, me)["status"]
+        # per family, from the deliveries table: never "queued" for a family it cannot reach
+        families = family_statuses(s, message) if message is not None and rows else []
         response = page(request, "outbox.html", me, nav="outbox", rows=rows, counts=counts,
-                        status=status, message=message,
-                        notice=f"Message {queued} is queued; it goes out in each family's "
-                               "language on their channel." if queued else None)
+                        status=status, message=message, families=families,
+                        notice=f"Message {queued}: {summary(families)}."
+                        if queued and queued == message else None)
     return response

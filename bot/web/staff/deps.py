@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from bot.runtime.context import Context
 from bot.store import reading
+from bot.store.models import School
+from bot.web.staff import formats
 from bot.web.staff.access import TRANSLATOR, role_of
 from bot.web.staff.security import Me, check_session, load_session, same_token
 
@@ -24,6 +26,7 @@ COOKIE = "sg_session"
 LOGIN_COOKIE = "sg_login_csrf"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent
                                           / "templates" / "staff"))
+formats.install(TEMPLATES.env)  # times in school time, language names (bot.web.staff.formats)
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
                                "style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
@@ -92,6 +95,10 @@ def _signed_in(request: Request) -> Me:
     absolute = timedelta(hours=settings.web_session_absolute_hours)
     with reading_transaction(request) as session:  # most page views write nothing
         me, write = check_session(session, token, idle=idle, absolute=absolute)
+        school = session.get(School, me.school_id) if me is not None else None
+        if school is not None:  # every page shows times in the school's zone
+            request.state.school_tz = school.timezone
+            request.state.staff_language = school.staff_language
     if write:  # expired (the row goes) or its idle expiry slides: at most once a minute
         with transaction(request) as session:
             me = load_session(session, token, idle=idle, absolute=absolute)
@@ -133,7 +140,8 @@ def page(request: Request, name: str, me: Me | None, code: int = 200,
          **values: Any) -> HTMLResponse:
     """Render a staff template with the signed-in person and security headers."""
     response = TEMPLATES.TemplateResponse(
-        request, name, {"me": me, "role": role_of(me) if me else None, **values},
+        request, name, {"me": me, "role": role_of(me) if me else None,
+                        **formats.page_values(request), **values},
         status_code=code)
     response.headers.update(HEADERS)
     return response
@@ -156,10 +164,24 @@ def not_found(what: str) -> StaffPageError:
 
 
 def login_redirect(request: Request) -> Response:
-    """Where an unsigned request goes: the sign-in page, then back."""
+    """Where an unsigned request goes: the sign-in page, then back. A form posted after the
+    session ran out goes back to the page it was written on (its Referer, same site only),
+    where static/drafts.js puts back what was typed."""
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
-    if request.method != "GET" or target == "/":
+    if request.method != "GET":
+        target = _same_site_page(request) or "/"
+    if target == "/":
         return RedirectResponse("/login", status_code=303)
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _same_site_page(request: Request) -> str | None:
+    """The path (and query) of the Referer when it is a page of this site, else None."""
+    referer = request.headers.get("referer") or ""
+    parts = urlsplit(referer)
+    if not parts.path.startswith("/") or parts.path.startswith("//") \
+            or parts.netloc != request.url.netloc or parts.path == "/login":
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.outbound.dispatch import choose_channel
+from bot.outbound.status import shown
 from bot.records.contact_log import LogEntry, contact_log
 from bot.store.audit import audit
 from bot.store.models import (
@@ -39,6 +40,7 @@ from bot.web.staff.deps import (
     require,
     transaction,
 )
+from bot.web.staff.formats import reply_state
 from bot.web.staff.ids import DbId
 from bot.web.staff.security import Me
 
@@ -55,12 +57,21 @@ def _shown_log(s: Session, me: Me, entries: list[LogEntry]) -> list[dict[str, An
         row["at"] = e.at
         row["hidden"] = False
         key = (e.direction, e.id)
+        # the status in words, from the same source as the inbox and the outbox
+        if e.direction == "in":
+            inbound = s.get(InboundMessage, e.id)
+            handler = s.get(Staff, inbound.handled_by_id) \
+                if inbound is not None and inbound.handled_by_id else None
+            row["state"] = reply_state(inbound, handler.name if handler else None)[1] \
+                if inbound is not None else e.status
+        else:
+            delivery = s.get(Delivery, e.id)
+            row["state"] = shown(delivery).words if delivery else e.status
+            row["until"] = shown(delivery).until if delivery else None
         if key not in readable:
             if e.direction == "in":
-                inbound = s.get(InboundMessage, e.id)
                 readable[key] = inbound is not None and may_read_reply(s, me, inbound)
             else:
-                delivery = s.get(Delivery, e.id)
                 readable[key] = delivery is not None and may_read_sent(s, me, delivery.message)
         if not readable[key]:
             row["text"] = row["translation"] = None

@@ -3,11 +3,12 @@ them on the channel the parent used, marking them handled; the office's unmatche
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from bot.errors import SchoolgateError
@@ -15,7 +16,15 @@ from bot.inbound import inbox as core_inbox
 from bot.inbound.staff_reply import reply_limit, reply_to_inbound
 from bot.language.plain import check_text, enforce
 from bot.store.audit import audit
-from bot.store.models import Guardian, InboundMessage, InboundStatus, Staff, utcnow
+from bot.store.models import (
+    ChannelName,
+    Guardian,
+    InboundMessage,
+    InboundStatus,
+    Staff,
+    Student,
+    utcnow,
+)
 from bot.web.staff.access import ADMIN, EVERYONE, OFFICE, TEACHER, may_read_reply, role_of
 from bot.web.staff.dashboard import mine
 from bot.web.staff.deps import (
@@ -29,6 +38,7 @@ from bot.web.staff.deps import (
     require,
     transaction,
 )
+from bot.web.staff.formats import reply_state
 from bot.web.staff.ids import DbId
 from bot.web.staff.security import Me
 
@@ -36,30 +46,99 @@ router = APIRouter()
 
 
 PAGE_SIZE = 50
+PREVIEW_WORDS = 12
+STATUS_FILTERS = {"": "any status", "waiting": "waiting for an answer", "handled": "handled"}
+
+
+def first_words(text: str | None, words: int = PREVIEW_WORDS) -> str:
+    """The opening of a reply for the inbox list: its first words, "…" when cut."""
+    parts = (text or "").split()
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
+
+
+def _like(value: str) -> str:
+    """A LIKE pattern that matches `value` anywhere, its own % and _ taken literally."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filtered(stmt: Select[Any], *, q: str, status: str, language: str,
+              channel: str) -> Select[Any]:
+    """The inbox's search and filters, in SQL (a page of 50 is cut after them)."""
+    if q:
+        pattern = _like(q)
+        who = select(Student.id).where(or_(Student.first_name.ilike(pattern, escape="\\"),
+                                           Student.last_name.ilike(pattern, escape="\\"),
+                                           (Student.first_name + " " + Student.last_name)
+                                           .ilike(pattern, escape="\\")))
+        # the words too: every row in this list is one the reader may read (may_read_reply
+        # and dashboard.mine are the same rule), so searching them tells nothing new
+        stmt = stmt.where(or_(Guardian.first_name.ilike(pattern, escape="\\"),
+                              Guardian.last_name.ilike(pattern, escape="\\"),
+                              (Guardian.first_name + " " + Guardian.last_name)
+                              .ilike(pattern, escape="\\"),
+                              InboundMessage.student_id.in_(who),
+                              InboundMessage.body.ilike(pattern, escape="\\"),
+                              InboundMessage.translation.ilike(pattern, escape="\\")))
+    if status == "waiting":
+        stmt = stmt.where(InboundMessage.status == InboundStatus.ROUTED,
+                          InboundMessage.handled_at.is_(None))
+    elif status == "handled":
+        stmt = stmt.where(or_(InboundMessage.status == InboundStatus.HANDLED,
+                              InboundMessage.handled_at.is_not(None)))
+    if language:
+        stmt = stmt.where(InboundMessage.language == language)
+    if channel:
+        stmt = stmt.where(InboundMessage.channel == channel)
+    return stmt
 
 
 @router.get("/inbox")
 def inbox_list(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))],
                page_number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
+               q: Annotated[str, Query(max_length=100)] = "",
+               status: Annotated[str, Query(max_length=20)] = "",
+               language: Annotated[str, Query(max_length=16)] = "",
+               channel: Annotated[str, Query(max_length=16)] = "",
                ) -> Response:
-    """Replies to me (waiting first), PAGE_SIZE a page; for the office and admin, the
-    unmatched queue too."""
+    """Replies to me (waiting first), PAGE_SIZE a page, searched by family, child or words
+    and filtered by status, language and channel; for the office and admin, the unmatched
+    queue too."""
+    q = q.strip()
+    status = status if status in STATUS_FILTERS else ""
+    channel = channel if channel in {c.value for c in ChannelName} else ""
     with reading_transaction(request) as s:
-        stmt = (select(InboundMessage).join(Guardian, Guardian.id == InboundMessage.guardian_id)
-                .where(Guardian.school_id == me.school_id)
+        base = (select(InboundMessage)
+                .join(Guardian, Guardian.id == InboundMessage.guardian_id)
+                .where(Guardian.school_id == me.school_id))
+        if role_of(me) != ADMIN:
+            base = base.where(mine(me))
+        languages = sorted(code for code in s.scalars(
+            base.with_only_columns(InboundMessage.language).distinct()) if code)
+        stmt = (_filtered(base, q=q, status=status, language=language, channel=channel)
                 .options(selectinload(InboundMessage.guardian),
                          selectinload(InboundMessage.student),
                          selectinload(InboundMessage.routed_to))
                 .order_by(InboundMessage.handled_at.is_not(None),
                           InboundMessage.received_at.desc(), InboundMessage.id.desc())
                 .offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1))
-        if role_of(me) != ADMIN:
-            stmt = stmt.where(mine(me))
         replies = list(s.scalars(stmt))
+        more = len(replies) > PAGE_SIZE
+        replies = replies[:PAGE_SIZE]
+        names = dict(s.execute(select(Staff.id, Staff.name).where(
+            Staff.id.in_({r.handled_by_id for r in replies if r.handled_by_id})))
+            .tuples().all())
+        rows = [{"r": r, "state": reply_state(r, names.get(r.handled_by_id or 0)),
+                 "readable": may_read_reply(s, me, r)} for r in replies]
         unmatched = core_inbox.unmatched(s) if role_of(me) in (ADMIN, OFFICE) else []
-        response = page(request, "inbox.html", me, nav="inbox", replies=replies[:PAGE_SIZE],
-                        unmatched=unmatched, page_number=page_number,
-                        more=len(replies) > PAGE_SIZE)
+        filters = {"q": q, "status": status, "language": language, "channel": channel}
+        response = page(request, "inbox.html", me, nav="inbox", rows=rows,
+                        unmatched=unmatched, page_number=page_number, more=more,
+                        filters=filters, query=urlencode({k: v for k, v in filters.items()
+                                                          if v}),
+                        filtered=any(filters.values()), languages=languages,
+                        statuses=STATUS_FILTERS, channels=[c.value for c in ChannelName],
+                        first_words=first_words)
     return response
 
 
@@ -87,7 +166,8 @@ def inbox_item(request: Request, inbound_id: DbId,
                            "in their language.",
                   "handled": "Marked as handled."}.get(done or "")
         response = page(request, "inbound.html", me, nav="inbox", inbound=inbound,
-                        handled_by=handled_by, error=None, notice=notice,
+                        state=reply_state(inbound, handled_by.name if handled_by else None),
+                        error=None, notice=notice,
                         can_reply=inbound.guardian_id is not None,
                         reply_max_length=reply_limit(inbound.channel))
     return response
@@ -125,8 +205,10 @@ def _retry(request: Request, me: Me, inbound_id: int, error: str, text: str) -> 
         inbound = _load(s, me, inbound_id)
         if not may_read_reply(s, me, inbound):
             raise StaffPageError(403, error)
+        handled_by = s.get(Staff, inbound.handled_by_id) if inbound.handled_by_id else None
         return page(request, "inbound.html", me, code=400, nav="inbox", inbound=inbound,
-                    handled_by=None, error=error, draft=text,
+                    state=reply_state(inbound, handled_by.name if handled_by else None),
+                    error=error, draft=text,
                     can_reply=inbound.guardian_id is not None,
                     reply_max_length=reply_limit(inbound.channel))
 

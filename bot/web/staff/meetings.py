@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
@@ -17,6 +18,7 @@ from bot.journeys.check_ins import check_in_rows
 from bot.journeys.meetings.invitation import (
     LONGEST,
     SHORTEST,
+    author_role,
     parse_options,
     parse_who,
     queue_invitation,
@@ -24,6 +26,7 @@ from bot.journeys.meetings.invitation import (
 from bot.journeys.meetings.prep_packs import DEFAULT_TYPE, MEETING_TYPES, TITLES
 from bot.journeys.meetings.replies import rsvp_summary
 from bot.language.plain import check_text, enforce
+from bot.outbound.status import family_statuses, summary
 from bot.store.audit import audit
 from bot.store.models import (
     InboundMessage,
@@ -90,9 +93,15 @@ def meetings_list(request: Request, me: Annotated[Me, Depends(require(*EVERYONE)
 def _form(request: Request, me: Me, s: Session, values: dict[str, Any], status: int = 200,
           **extra: Any) -> Response:
     types, default = _meeting_types()
+    author = s.get(Staff, me.id)
+    chosen = values.get("student_id")
+    student = s.get(Student, chosen) if isinstance(chosen, int) else None
     return page(request, "meeting_new.html", me, code=status, nav="meetings",
                 students=list(s.scalars(visible_students(me))), types=types,
-                default_type=default, v=values, **extra)
+                default_type=default, v=values,
+                author_role=author_role(s, author, student if student is not None
+                                        and student.school_id == me.school_id else None)
+                if author is not None else "the author", **extra)
 
 
 @router.get("/meetings/new")
@@ -189,9 +198,11 @@ def _meeting_view(request: Request, me: Me, s: Session, message_id: int, *,
                if a.meeting_message_id == message.id]
     return page(request, "meeting.html", me, code=code, nav="meetings", message=message,
                 student=student, rsvps=rsvp_summary(s, message.id), actions=actions,
+                families=family_statuses(s, message.id),
                 check_ins=_check_ins(s, me, school, message.id),
                 meeting_type=dict(_meeting_types()[0]).get(message.details.get("type", "")),
-                today=utcnow().date().isoformat(), error=error, notice=notice)
+                today=utcnow().astimezone(ZoneInfo(school.timezone)).date().isoformat(),
+                error=error, notice=notice)
 
 
 @router.get("/meetings/{message_id}")
@@ -202,7 +213,8 @@ def meeting_page(request: Request, message_id: DbId,
     with transaction(request) as s:
         response = _meeting_view(
             request, me, s, message_id,
-            notice="The invitation is queued for each family." if sent else None)
+            notice=f"The invitation: {summary(family_statuses(s, message_id))}."
+            if sent else None)
         audit(s, me.actor, "view_rsvps", "message", message_id)
         return response
 
