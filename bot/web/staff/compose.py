@@ -45,9 +45,10 @@ from bot.web.staff.deps import (
     require,
     transaction,
 )
-from bot.web.staff.ids import DbId
+from bot.web.staff.ids import MAX_ID, DbId
 from bot.web.staff.previews import previews
 from bot.web.staff.security import Me
+from bot.web.staff.setup.saved import saved_message
 from scheduler.policy import school_policy
 
 router = APIRouter()
@@ -121,10 +122,16 @@ def _form(request: Request, me: Me, s: Session, *, student_id: int | None, text:
 
 @router.get("/compose")
 def compose_form(request: Request, me: Annotated[Me, Depends(require(*WRITERS))],
-                 student: int | None = None, audience: str = "child") -> Response:
-    """The compose form: good news about one child, or a message to a group."""
+                 student: int | None = None, audience: str = "child",
+                 template: str = "") -> Response:
+    """The compose form: good news about one child, or a message to a group; with
+    `template`, it starts from one of the school's saved messages."""
     with reading_transaction(request) as s:
-        return _form(request, me, s, student_id=student, text="", audience=audience)
+        number = int(template) if template.isdigit() and len(template) < 10 else 0
+        saved = saved_message(s, me.school_id, number) if 0 < number <= MAX_ID else None
+        return _form(request, me, s, student_id=student, text=saved.body if saved else "",
+                     audience=audience, notice=f"Started from the saved message "
+                     f"\u201c{saved.title}\u201d: change it as you need." if saved else None)
 
 
 @router.post("/compose/check")

@@ -296,6 +296,12 @@ def test_saved_messages_office_adds_everyone_starts_from_them(sqlite_ctx: Contex
     assert 'action="/saved"' not in page  # teachers start from them, the office keeps them
     assert tess.post("/saved", data={"csrf_token": form_token(page), "title": "x",
                                      "body": "y"}).status_code == 403
+    compose = tess.get(f"/compose?template={saved.id}").text
+    assert ">Please send a packed lunch on Friday.</textarea>" in compose
+    assert "Started from the saved message" in compose
+    for nobody in ("999999", str(2**63), "x"):  # no such message: an empty form, never 500
+        plain = tess.get(f"/compose?template={nobody}")
+        assert plain.status_code == 200 and "packed lunch" not in plain.text
 
 
 # -- the school's glossary --------------------------------------------------------------------
