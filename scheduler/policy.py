@@ -343,7 +343,7 @@ def text_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, list):
-        return ",".join(value)
+        return ",".join(value) or "none"
     return str(value)
 
 
