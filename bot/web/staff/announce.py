@@ -10,6 +10,7 @@ the families of their own children (and those they cover) in it.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -17,13 +18,13 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.errors import InvalidInputError
+from bot.errors import InvalidInputError, SchoolgateError
 from bot.journeys.announcements import (
     AUDIENCE_KEY,
     CELEBRATION,
@@ -76,6 +77,7 @@ from bot.web.staff.deps import (
     reading_transaction,
     redirect,
     require,
+    transaction,
 )
 from bot.web.staff.ids import DbId
 from bot.web.staff.security import Me
@@ -406,3 +408,44 @@ def announcement_status(request: Request, message_id: DbId,
         school = s.get(School, me.school_id)
         assert school is not None
         return JSONResponse(progress(s, message, school.timezone), headers=HEADERS)
+
+
+# -- saved lists -------------------------------------------------------------------------------
+def _lists_page(request: Request, me: Me, s: Session, code: int = 200, **extra: Any
+                ) -> Response:
+    from bot.outbound.audience import list_sizes
+
+    return page(request, "lists.html", me, code=code, nav="compose",
+                lists=list_sizes(s, me.school_id), **extra)
+
+
+@router.get("/lists")
+def lists_page(request: Request, me: Annotated[Me, Depends(require(ADMIN, OFFICE))]
+               ) -> Response:
+    """The school's saved lists (an audience for a message to a group), and a form to
+    make or replace one from student ids."""
+    with reading_transaction(request) as s:
+        return _lists_page(request, me, s)
+
+
+@router.post("/lists")
+def lists_save(request: Request, me: Annotated[Me, Depends(require(ADMIN, OFFICE))],
+               name: Annotated[str, Form()] = "", refs: Annotated[str, Form()] = ""
+               ) -> Response:
+    """Save a list: every unknown student id is named and nothing is saved."""
+    from bot.outbound.audience import save_list
+    from bot.store.audit import audit
+
+    wanted = [r for r in re.split(r"[\s,;]+", refs) if r]
+    try:
+        with transaction(request) as s:
+            row, count = save_list(s, me.school_id, name, wanted, me.id)
+            audit(s, f"staff:{me.id}", "saved_list_saved", "saved_list", row.id,
+                  students=count)
+            saved = row.name
+    except SchoolgateError as exc:
+        with reading_transaction(request) as s:
+            return _lists_page(request, me, s, code=400, error=str(exc), list_name=name, refs=refs)
+    with reading_transaction(request) as s:
+        return _lists_page(request, me, s, notice=f"Saved the list {saved}: {count} "
+                                                  f"student{'' if count == 1 else 's'}.")

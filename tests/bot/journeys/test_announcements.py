@@ -273,3 +273,34 @@ def test_send_at_later_is_held_until_then_and_urgent_refuses_it(ctx: Context) ->
         queued = queue_announcement(s, school, admin, "Open day.", audience, [kid.id],
                                     CHANNELS, not_before=later)
         assert queued.rows[0].next_attempt_at >= later - timedelta(seconds=1)
+
+
+@pytest.mark.parametrize("urgent", [True, False])
+def test_every_language_says_it_in_their_words_within_three_sms(ctx: Context,
+                                                                 urgent: bool) -> None:
+    """The longest announcement, urgent or a celebration, in every catalog language: the
+    frame in their language, the SMS at most 3 segments with the link to the whole."""
+    from bot.outbound.render import sms_segments
+    from translations import available
+
+    long_text = ("Our school will close early on Friday because of the storm. " * 20)[:1000]
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        admin = f.staff(s, school, role="admin")
+        kid = f.student(s, school, admin)
+        f.guardian(s, school, kid)
+        queued = queue_announcement(
+            s, school, admin, long_text, parse_audience("school"), [kid.id], CHANNELS,
+            tone="news" if urgent else CELEBRATION,
+            urgent_reason="storm" if urgent else None, public_url="https://school.example")
+        english = render(queued.message, queued.rows[0].guardian, school, language="en",
+                         channel="email").subject
+        for language in sorted(available()):
+            parent = f.guardian(s, school, kid, language=language)
+            sms = render(queued.message, parent, school, language=language,
+                         translated={long_text: long_text}, channel="sms")
+            whole = render(queued.message, parent, school, language=language,
+                           translated={long_text: long_text}, channel="email")
+            assert sms_segments(sms.text) <= 3, (language, sms.text)
+            assert "https://school.example/pack/" in sms.text
+            assert whole.subject != english and whole.subject in sms.text, language

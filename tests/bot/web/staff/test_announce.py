@@ -183,3 +183,24 @@ def test_use_plain_words_rewrites_in_one_click(ctx: Context, client: TestClient)
     textarea = re.search(r'<textarea id="text"[^>]*>([^<]*)</textarea>', html)
     assert textarea and "SENCO" not in textarea.group(1)
     assert "Plain words put in" in html and 'value="class:3B" selected' in html
+
+
+def test_a_saved_list_from_the_browser_names_unknown_ids_and_is_an_audience(
+        ctx: Context, client: TestClient) -> None:
+    ids = _school(ctx)
+    with ctx.factory() as s:
+        from bot.store.models import Student
+
+        refs = [s.get(Student, k).ref for k in ids["kids"][:2]]  # type: ignore[union-attr]
+    sign_in(client, "ana@school.test")
+    assert client.get("/lists").status_code == 403  # the office or an admin keeps them
+    sign_in(client, "office@school.test")
+    token = form_token(client.get("/lists").text)
+    bad = client.post("/lists", data={"csrf_token": token, "name": "Choir",
+                                      "refs": f"{refs[0]}, NOPE1\nNOPE2"})
+    assert bad.status_code == 400 and "NOPE1, NOPE2: nothing saved" in bad.text
+    good = client.post("/lists", data={"csrf_token": token, "name": "Choir",
+                                       "refs": "\n".join(refs)})
+    assert "Saved the list Choir: 2 students" in good.text
+    html = _post(client, audience="list:Choir", text="Choir at 3pm.", action="preview").text
+    assert "of 2 children" in html
