@@ -120,15 +120,22 @@ def db_check() -> None:
 def import_roster_cmd(
     file: Annotated[Path, typer.Argument(help="CSV file, one row per student-guardian pair.")],
     as_json: JsonOpt = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Check the file and say what it would change; save nothing.")]
+        = False,
 ) -> None:
     """Import students, guardians and key workers from a CSV file; bad rows are named.
 
     Good rows are imported and bad ones listed (the first 50; --json gives all). Exit
     status: 0 when every row was imported, 2 when any row was refused, 1 when the file
-    could not be read at all (nothing imported)."""
+    could not be read at all (nothing imported). --dry-run: the same checks and counts,
+    nothing saved (the staff web app's roster upload shows this first)."""
     from bot.cli.support import run_import
 
-    report = run_import(context(), file, show_progress=not as_json and sys.stderr.isatty())
+    report = run_import(context(), file, show_progress=not as_json and sys.stderr.isatty(),
+                        dry_run=dry_run)
+    if dry_run and not as_json:
+        out.print("dry run: nothing was saved", highlight=False)
     if as_json:
         print_json(report.as_dict())
     else:

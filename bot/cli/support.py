@@ -37,8 +37,8 @@ def school_session(ctx: Context, *, write: bool = True) -> Iterator[tuple[Sessio
             yield session, ctx.school(session)
 
 
-def run_import(ctx: Context, path: Path, show_progress: bool) -> Any:
-    """Import a roster file, with a progress bar on a terminal."""
+def run_import(ctx: Context, path: Path, show_progress: bool, dry_run: bool = False) -> Any:
+    """Import a roster file (or only check it), with a progress bar on a terminal."""
     from rich.progress import MofNCompleteColumn, Progress, TextColumn
 
     from bot.roster.importer import import_roster
@@ -48,7 +48,8 @@ def run_import(ctx: Context, path: Path, show_progress: bool) -> Any:
     with school_session(ctx) as (_s, school):
         school_id = school.id
     if not show_progress:
-        return import_roster(ctx.factory, school_id, path, ctx.settings.default_region)
+        return import_roster(ctx.factory, school_id, path, ctx.settings.default_region,
+                             dry_run=dry_run)
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), TextColumn("rows"),
                   transient=True) as progress:
         task = progress.add_task("importing", total=None)
@@ -56,7 +57,8 @@ def run_import(ctx: Context, path: Path, show_progress: bool) -> Any:
         def tick(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return import_roster(ctx.factory, school_id, path, ctx.settings.default_region, tick)
+        return import_roster(ctx.factory, school_id, path, ctx.settings.default_region, tick,
+                             dry_run=dry_run)
 
 
 def print_import_report(console: Console, report: Any, listed: int = 50) -> None:

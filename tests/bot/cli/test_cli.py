@@ -116,3 +116,18 @@ def test_family_that_texts_stop_on_its_only_channel_is_listed_unreachable() -> N
     after = json.loads(runner.invoke(app, ["unreachable", "--json"]).stdout)
     assert [r["guardian"] for r in before] == []
     assert [(r["guardian"], r["reason"]) for r in after] == [("G002", "sms: opted out")]
+
+
+def test_import_roster_dry_run_counts_what_it_would_change_and_saves_nothing() -> None:
+    from bot.config import get_settings
+
+    get_settings.cache_clear()
+    runner = CliRunner()
+    roster = ROOT / "examples" / "roster.csv"
+    checked = runner.invoke(app, ["import-roster", "--dry-run", "--json", str(roster)])
+    assert checked.exit_code == 0, checked.output
+    would = json.loads(checked.stdout)
+    assert would["created_students"] > 0
+    done = json.loads(runner.invoke(app, ["import-roster", "--json", str(roster)]).stdout)
+    assert done["created_students"] == would["created_students"]  # nothing saved before
+    assert done["created_guardians"] == would["created_guardians"]

@@ -139,8 +139,10 @@ class RosterJobs:
                     .replace(job.path.name, job.filename)
                 job.stage = "failed"
                 return
-            except Exception:
-                log.exception("roster upload %s failed", "import" if apply else "check")
+            except Exception as exc:  # the message may hold a row's values: type only
+                log.error("roster upload %s failed: %s", "import" if apply else "check",
+                          type(exc).__name__)
+                log.debug("roster upload failed", exc_info=True)
                 job.error, job.stage = ("something went wrong on the server (the details "
                                         "are in its log); nothing more was changed"), "failed"
                 return
