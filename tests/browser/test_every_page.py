@@ -14,8 +14,10 @@ import pytest
 from sqlalchemy import delete, select
 
 from bot.cli.support import simulate_reply
+from bot.journeys.announcements import queue_announcement
 from bot.journeys.good_news import queue_good_news
 from bot.journeys.meetings.invitation import queue_invitation
+from bot.outbound.audience import Audience
 from bot.store.models import School, Staff, Student, WebSession, utcnow
 from tests import factories as f
 from tests.bot.web.staff.helpers import PASSWORD, account
@@ -64,6 +66,8 @@ PAGES = [
     StaffPage("/tasks"),
     StaffPage("/outbox"),
     StaffPage("/outbox?message={message}"),
+    StaffPage("/announcements/{announcement}"),
+    StaffPage("/lists"),
     StaffPage("/setup"),
     StaffPage("/setup/roster"),
     StaffPage("/setup/staff"),
@@ -99,7 +103,11 @@ def _seed(site: Site) -> dict[str, int]:
             who=[], available=set(site.ctx.channels))
         note, _rows = queue_good_news(s, school, child, teacher, "Zofia read to the class.",
                                       set(site.ctx.channels))
-        ids.update(omar=omar.id, layla=layla.id, meeting=meeting.id, message=note.id)
+        news = queue_announcement(s, school, teacher, "Class 4A visits the museum on Friday.",
+                                  Audience("class", "4A"), [child.id, omar.id],
+                                  set(site.ctx.channels))
+        ids.update(omar=omar.id, layla=layla.id, meeting=meeting.id, message=note.id,
+                   announcement=news.message.id)
     ids["reply"] = simulate_reply(site.ctx, "+447700900321", "Dziękuję bardzo!").id
     ids["arabic_reply"] = simulate_reply(site.ctx, "+447700900654",
                                          "شكرا جزيلا على الرسالة").id

@@ -109,7 +109,7 @@ def test_the_invitation_names_an_admin_as_who_they_are(ctx: Context,
     ids = _school(ctx)
     sign_in(client, "admin@school.test")
     form_page = client.get(f"/meetings/new?student={ids['ola']}").text
-    assert "you, as from the school&#39;s leadership team" in form_page
+    assert "you, named as “from the school&#39;s leadership team”" in form_page
     token = form_token(form_page)
     client.post("/meetings/new", data={
         "csrf_token": token, "student_id": ids["ola"], "why": "To plan next term.",
