@@ -82,6 +82,8 @@ def test_a_class_of_30_families_in_five_languages_previewed_and_sent_once(
     assert_accessible(page, "compose")
     page.get_by_label("Who is it for?").select_option("class:6C")
     expect(page.get_by_label("Message", exact=True)).to_be_visible()
+    expect(page.get_by_label("A celebration (good news for the whole group)")).to_be_visible()
+    assert_accessible(page, "compose, writing to a class")
     page.get_by_label("Message", exact=True).fill("The class trip to the museum is on "
                                                   "Friday. Please send a packed lunch.")
     page.get_by_role("button", name="Preview for each family").click()
@@ -124,6 +126,7 @@ def test_an_urgent_notice_at_seven_goes_at_once_a_normal_one_waits(page: Page,
         normal = _latest_message(site)
 
         page.goto(f"{site.url}/compose?audience=class:6C")
+        assert_accessible(page, "compose with the urgent box")
         page.get_by_label("Urgent: it goes at once").check()
         page.get_by_label("Why it is urgent").fill("the heating has failed: closed today")
         page.get_by_label("Message", exact=True).fill("The school is closed today. "
@@ -148,3 +151,14 @@ def test_an_urgent_notice_at_seven_goes_at_once_a_normal_one_waits(page: Page,
         assert len(waiting) == 30 and all(v == [DeliveryStatus.HELD] for v in waiting.values())
         texts = site.outbox_files("sms") + site.outbox_files("email")
         assert any("Pilna wiadomość od" in t for t in texts)  # urgency in their language
+
+
+def test_saved_lists_page_is_accessible_and_names_bad_ids(page: Page, site: Site) -> None:
+    sign_in(page, site, "office@school.test")
+    page.goto(f"{site.url}/lists")
+    assert_accessible(page, "saved lists")
+    page.get_by_label("List name").fill("Reading club")
+    page.get_by_label("Student ids").fill("NOPE")
+    page.get_by_role("button", name="Save the list").click()
+    expect(page.locator("#lists-error")).to_contain_text("no student with id NOPE")
+    assert_accessible(page, "saved lists with an error")
