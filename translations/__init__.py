@@ -25,6 +25,12 @@ from babel.support import NullTranslations, Translations
 
 log = logging.getLogger(__name__)
 
+#: the catalog for a language written with no country, where it has one per country.
+#: Bare "pt" is European Portuguese, as every translation service we call reads it
+#: (DeepL PT-PT, Google pt-PT, Microsoft pt-pt): the frame and the staff's translated words
+#: then agree. Rosters that say pt_BR get the Brazilian catalog.
+DEFAULT_FOLDER = {"pt": "pt_PT"}
+
 CATALOGS = Path(__file__).parent
 DOMAIN = "messages"
 SOURCE_LANGUAGE = "en"
@@ -89,6 +95,8 @@ def catalog_for(locale: str) -> str | None:
     if script:
         candidates.append(f"{language}_{script}")
     candidates.append(language)
+    if language in DEFAULT_FOLDER:
+        candidates.append(DEFAULT_FOLDER[language])
     folders = available()
     for candidate in candidates:
         if candidate not in folders:

@@ -23,6 +23,8 @@ from functools import lru_cache
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime, match_skeleton
 
+from translations import DEFAULT_FOLDER
+
 #: weekday, day of the month, month name
 DAY = "MMMMEEEEd"
 #: hours and minutes, in the locale's own clock (24-hour in every supported language)
@@ -35,6 +37,8 @@ def locale_of(language: str) -> Locale:
     code = (language or "en").replace("-", "_")
     if code.lower() == "en":
         code = "en_GB"
+    elif code.lower() in DEFAULT_FOLDER:  # bare "pt": dates as its catalog, European
+        code = DEFAULT_FOLDER[code.lower()]
     try:
         return Locale.parse(code)
     except (UnknownLocaleError, ValueError):

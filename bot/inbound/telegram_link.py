@@ -121,8 +121,8 @@ def queue_welcome(session: Session, guardian: Guardian, available: Collection[st
     _ = translations_for(language).gettext
     # No names: see queue_linked_welcome.
     text = "\n\n".join([
-        _("Hello, you can now get messages from {school} on Telegram, and reply "
-          "there.").format(school=school.name),
+        _("Hello, you can now get messages from {school} on Telegram. You can reply there "
+          "too.").format(school=school.name),
         _("To start, open this link and press Start: {url}").format(url=url),
         _("The link is just for you. It works once, until {when}.").format(
             when=format_when(now + ttl, guardian, school, language)),
@@ -221,8 +221,8 @@ def how_to_link(language: str, school_name: str, kept: bool = True) -> str:
     lines = [
         _("Hello. This chat is not connected to a family at {school} yet, so staff cannot "
           "see who you are.").format(school=school_name),
-        _("To connect it, open the personal link we sent you by text message or email, or "
-          "ask the school office for a new one."),
+        _("To connect it, open the link we sent you by text or email. Or ask the school "
+          "office for a new one."),
     ]
     if kept:
         lines.append(_("We have kept your message."))

@@ -252,7 +252,7 @@ def check_in_frame(f: FrameInput) -> tuple[str, str]:
         "Hello {name}, how are things going for {child} since we met?").format(
         name=f.guardian.first_name, child=f.child)]
     if f.body:
-        lines.append(_("At the meeting we agreed: {action}").format(action=f.body))
+        lines.append(_("What we said we would do: {action}").format(action=f.body))
     if f.short:
         lines.append(_("Reply in your own words. {staff} will read it.").format(
             staff=f.author))

@@ -62,7 +62,7 @@ def concern_frame(f: FrameInput) -> tuple[str, str]:
     sign = _("From {author}, {school}").format(author=f.author, school=f.school.name)
     if f.short:  # who it is from and the school always; the greeting is on the page
         return subject, "\n".join([subject, f.body, sign])
-    greeting = _("Hello {name}, a message about {child}:").format(
+    greeting = _("Hello {name}, this is about {child}:").format(
         name=f.guardian.first_name, child=f.child)
     return subject, "\n\n".join([greeting, f.body, sign])
 

@@ -53,7 +53,9 @@ _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z]+(?:[-'’][a-z]+)*(?![\w'’-])")
 _ENDINGS = (("ies", "y"), ("ied", "y"), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
             ("es", ""), ("s", ""), ("ly", ""), ("er", ""), ("est", ""), ("'s", ""),
             ("’s", ""))
-_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)|[。！？]")
+# Full stops and question marks of the scripts families write in end a sentence too: the
+# Arabic question mark and Urdu full stop (؟ ۔), the Bengali and Gurmukhi danda (। ॥).
+_SENTENCE_END = re.compile(r"[.!?؟]+[\"'”’)\]]*(?=\s|$)|[。！？۔।॥]")
 _NOT_LETTER = re.compile(r"[^a-z]")
 _SILENT = re.compile(r"(?:(?<![sxzcgh])es|(?<![td])ed|(?<![b-df-hj-np-tv-z]l)e)$")
 _VOWELS = re.compile(r"[aeiouy]+")

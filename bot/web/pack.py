@@ -88,7 +88,7 @@ def _view(ctx: Context, token: str, now: datetime) -> PackView | tuple[int, str]
         audit(session, f"guardian:{guardian.id}", "pack_viewed", "message", message.id,
               guardian_id=guardian.id)
         log.info("private page for message %s viewed by guardian %s", message.id, guardian.id)
-        heading = (_("Getting ready for the meeting about {child}").format(child=child)
+        heading = (_("Get ready for the meeting about {child}").format(child=child)
                    if invitation else link.subject or "")
         return PackView(
             language=language, heading=heading,

@@ -96,7 +96,7 @@ async def unsubscribe_page(token: str, request: Request) -> Response:
     _ = translations_for(catalog_language(language)).gettext
     title = _("Stop emails from {school}?").format(school=school or _("the school"))
     if already:
-        return HTMLResponse(_page(language, _("You are already unsubscribed"), [
+        return HTMLResponse(_page(language, _("These emails are already stopped"), [
             _("You will not get emails from {school}. The school can still reach you "
               "another way you agreed to.").format(school=school or _("the school"))]),
             headers=_HEADERS)
@@ -108,7 +108,7 @@ async def unsubscribe_page(token: str, request: Request) -> Response:
     return HTMLResponse(_page(language, title, [
         _("Press the button to stop getting emails from {school}.").format(
             school=school or _("the school")),
-        _("The school may still contact you in another way, for example by text message."),
+        _("The school may still reach you in another way, such as by text."),
     ], form), headers=_HEADERS)
 
 
@@ -122,8 +122,8 @@ async def unsubscribe(token: str, request: Request) -> Response:
         return PlainTextResponse(NOT_FOUND, status_code=404, headers=_HEADERS)
     language, school, _changed = done
     _ = translations_for(catalog_language(language)).gettext
-    return HTMLResponse(_page(language, _("You are unsubscribed"), [
+    return HTMLResponse(_page(language, _("These emails have stopped"), [
         _("You will not get any more emails from {school}.").format(
             school=school or _("the school")),
-        _("If this was a mistake, reply to any message from the school or contact the office."),
+        _("Made a mistake? Reply to any message from the school, or call the office."),
     ]), headers=_HEADERS)

@@ -34,8 +34,8 @@ from translations.plurals import rule_differences
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("bot", "channels")
-LANGUAGES = ("pl", "ur", "pa", "ro", "ar", "bn", "so", "pt", "es", "lt", "uk", "sk", "cs",
-             "zh_Hans", "vi")
+LANGUAGES = ("pl", "ur", "pa", "ro", "ar", "bn", "so", "pt_PT", "pt_BR", "es", "lt", "uk", "sk",
+             "cs", "zh_Hans", "vi")
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 ACK = "Thank you, we have your message. {name} will read it and reply by {when}."
 
@@ -167,7 +167,8 @@ def test_catalog_loads_without_a_compile_step(folder: str) -> None:
 @pytest.mark.parametrize(("folder", "count", "form"), [
     ("pl", 1, 0), ("pl", 3, 1), ("pl", 5, 2), ("pl", 22, 1), ("pl", 25, 2),
     ("uk", 21, 0), ("ar", 2, 2), ("ar", 11, 4), ("ar", 100, 5), ("zh_Hans", 7, 0),
-    ("es", 1, 0), ("es", 2, 2), ("es", 1_000_000, 1), ("pt", 0, 0), ("pt", 2, 2),
+    ("es", 1, 0), ("es", 2, 2), ("es", 1_000_000, 1), ("pt_BR", 0, 0), ("pt_BR", 2, 2),
+    ("pt_PT", 0, 2), ("pt_PT", 1, 0), ("pt_PT", 2, 2), ("pt", 0, 2),
     ("bn", 0, 0), ("pa", 0, 0),
 ])
 def test_plural_rule_is_loaded(folder: str, count: int, form: int) -> None:
@@ -193,7 +194,8 @@ def test_plural_entries_fill_in_every_count(folder: str) -> None:
 
 @pytest.mark.parametrize(("stored", "expected"), [
     ("pl", "pl"), ("pl_PL", "pl"), ("PL", "pl"), ("pl-PL", "pl"), ("pl_PL.UTF-8", "pl"),
-    ("pt_BR", "pt"), ("pt-BR", "pt"), ("pt-br", "pt"), ("pt_PT", "pt"),
+    ("pt_BR", "pt_BR"), ("pt-BR", "pt_BR"), ("pt-br", "pt_BR"), ("pt_Latn_BR", "pt_BR"),
+    ("pt_PT", "pt_PT"), ("pt-PT", "pt_PT"), ("pt", "pt_PT"), ("PT", "pt_PT"), ("pt_AO", "pt_PT"),
     ("zh_Hans", "zh_Hans"), ("zh-Hans", "zh_Hans"), ("zh", "zh_Hans"), ("zh-CN", "zh_Hans"),
     ("zh_CN", "zh_Hans"), ("zh_Hans_CN", "zh_Hans"), ("zh_SG", "zh_Hans"),
     ("pa", "pa"), ("pa_Guru", "pa"), ("pa_IN", "pa"), ("pa-Guru-IN", "pa"),
@@ -251,3 +253,17 @@ def test_meeting_time_is_in_polish_and_the_guardians_time_zone() -> None:
     assert "Tuesday" not in text and "March" not in text
     school_view = format_when(when, SimpleNamespace(timezone=None, language="en"), school, "en")
     assert "15:30" in school_view
+
+
+def test_brazilian_and_european_portuguese_read_differently() -> None:
+    """Each Portuguese catalog keeps to its own forms: "você", "celular" and "contato" in
+    Brazil; no "você", "telemóvel" and "contacto" in Portugal."""
+    brazil, portugal = _read("pt_BR"), _read("pt_PT")
+    brazil_text = " ".join(s for m in _translated(brazil) for s in _strings(m))
+    portugal_text = " ".join(s for m in _translated(portugal) for s in _strings(m))
+    assert "você" in brazil_text and "celular" in brazil_text and "contato" in brazil_text
+    for european in ("telemóvel", "contacto", "consigo", " está a "):
+        assert european not in brazil_text, european
+    for brazilian in ("você", "celular", "contato", "ndo bem"):
+        assert brazilian not in portugal_text, brazilian
+    assert "telemóvel" in portugal_text and "contacto" in portugal_text

@@ -19,7 +19,8 @@ THURSDAY = datetime(2026, 12, 3, 15, 30, tzinfo=UTC)  # 15:30 in London (winter)
     ("zh_Hans", "12月3日星期四 15:30"),          # month first, with 月 and 日
     ("es", "jueves, 3 de diciembre, 15:30"),    # "de" between day and month
     ("pt_BR", "quinta-feira, 3 de dezembro 15:30"),
-    ("pt", "quinta-feira, 3 de dezembro 15:30"),
+    ("pt_PT", "quinta-feira, 3 de dezembro, 15:30"),
+    ("pt", "quinta-feira, 3 de dezembro, 15:30"),    # bare Portuguese reads as Portugal's
     ("cs", "čtvrtek 3. prosince 15:30"),        # the day's dot
     ("sk", "štvrtok 3. decembra, 15:30"),
     ("lt", "gruodžio 3 d., ketvirtadienis 15:30"),  # month before day

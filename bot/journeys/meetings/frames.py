@@ -69,7 +69,7 @@ def invitation_frame(f: FrameInput) -> tuple[str, str]:
         lines.append(translations_for(f.language).ngettext(
             "How long: about {minutes} minute", "How long: about {minutes} minutes",
             minutes).format(minutes=minutes))
-    lines.append(_("You are welcome to bring a friend, relative or supporter. "
+    lines.append(_("You can bring a friend, family or anyone who helps you. "
                    "You can ask for an interpreter."))
     lines.append(_("If none of these times work, reply and tell us what would suit you."))
     lines.append(sign)
@@ -135,8 +135,8 @@ def reminder_frame(f: FrameInput) -> tuple[str, str]:
     details = f.message.details
     subject = _("Reminder: meeting about {child} tomorrow").format(child=f.child)
     lines = [subject if f.short else _(
-        "Hello {name}, this is a reminder that we are meeting tomorrow to talk about "
-        "{child}.").format(name=f.guardian.first_name, child=f.child)]
+        "Hello {name}. Just to remind you, we meet tomorrow to talk about {child}.").format(
+        name=f.guardian.first_name, child=f.child)]
     if details.get("when"):
         when = (format_when_short if f.short else format_when)(
             datetime.fromisoformat(details["when"]), f.guardian, f.school, f.language)
@@ -151,7 +151,7 @@ def reminder_frame(f: FrameInput) -> tuple[str, str]:
         return subject, "\n".join(lines)
     if where:
         lines.append(where)
-    lines.append(_("If you can no longer come, reply and we will find another time."))
+    lines.append(_("If you cannot come now, reply and we will find a new time."))
     lines.append(sign)
     return subject, "\n".join(lines)
 

@@ -23,11 +23,11 @@ MEETING_TYPES = ("attendance", "support_plan_review", "school_move", "behaviour"
 DEFAULT_TYPE = "progress"
 
 TITLES = {
-    "attendance": N_("A meeting about getting to school every day"),
+    "attendance": N_("A meeting about coming to school each day"),
     "support_plan_review": N_("A meeting to look again at the extra help your child gets"),
     "school_move": N_("A meeting about moving to a new school"),
     "behaviour": N_("A meeting about how things are going in class and at break time"),
-    "progress": N_("A meeting about how your child is getting on with learning"),
+    "progress": N_("A meeting about your child's school work"),
 }
 
 STEPS_HEADING = N_("What will happen")
@@ -62,7 +62,7 @@ COMMON_QUESTIONS = {
     "friends": [N_("Who does your child trust and talk to at school?")],
     "learning": [N_("What is easy for your child, and what is hard?")],
     "feelings": [N_("How does your child feel about coming to school?")],
-    "family": [N_("Is anything at home making things harder at the moment?")],
+    "family": [N_("Is anything at home making things hard right now?")],
     "helped": [N_("What has helped your child before, at home or at school?")],
 }
 TYPE_QUESTIONS: dict[str, dict[str, list[str]]] = {
@@ -75,7 +75,7 @@ TYPE_QUESTIONS: dict[str, dict[str, list[str]]] = {
     },
     "school_move": {
         "story": [N_("What should the new school know about your child?")],
-        "feelings": [N_("What worries your child about the move, and what are they looking "
+        "feelings": [N_("What worries your child about the move? What are they looking "
                         "forward to?")],
     },
     "behaviour": {
@@ -89,12 +89,11 @@ TYPE_QUESTIONS: dict[str, dict[str, list[str]]] = {
 BRING = (
     N_("Any letters or reports you want to talk about."),
     N_("Your questions, on paper or on your phone."),
-    N_("A friend, relative or supporter, if you like."),
+    N_("A friend, family or anyone who helps you, if you like."),
 )
 
 # One line for SMS and Telegram, before the private link to the whole pack.
-SUMMARY = N_("Before the meeting: what will happen, questions you may want to ask and "
-             "what to bring: {link}")
+SUMMARY = N_("Before the meeting: what will happen, what to ask and what to bring: {link}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -235,7 +235,7 @@ def test_an_unknown_or_expired_link_is_answered_in_the_senders_language(
                  now=utcnow() - timedelta(hours=3))
     _handle(tg, st.text_update(CHAT + 2, f"/start {code}", language_code="pt-br"))
     assert standin.texts_to(CHAT + 2) == [
-        explain(LinkOutcome.EXPIRED, "pt", _school_name(tg))]
+        explain(LinkOutcome.EXPIRED, "pt_BR", _school_name(tg))]  # Brazil: its own words
     assert standin.texts_to(CHAT + 2)[0] != explain(LinkOutcome.EXPIRED, "pl",
                                                     _school_name(tg))
 

@@ -125,7 +125,7 @@ def test_due_check_in_goes_once_in_polish_naming_the_key_worker(
     assert week.rendered_text.startswith("Jak sobie radzi Ola?")  # a short SMS, in Polish
     assert "Ms Key przeczyta odpowiedź." in week.rendered_text
     assert "ustaliliśmy" not in week.rendered_text  # the week-after one names no action
-    assert "Na spotkaniu ustaliliśmy: <pl> Read together for ten minutes each evening." \
+    assert "Co ustaliliśmy: <pl> Read together for ten minutes each evening." \
         in due.rendered_text
     assert [c.status for c in _check_ins(ctx)] == ["sent", "sent"]
 

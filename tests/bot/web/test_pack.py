@@ -76,7 +76,7 @@ def test_the_link_in_the_sms_is_the_one_that_opens_the_page(ctx: Context) -> Non
     path = LINK.search(text).group(0)  # type: ignore[union-attr]
     response = TestClient(create_app(ctx)).get(path)
     assert response.status_code == 200
-    assert "Getting ready for the meeting about Zofia" in response.text
+    assert "Get ready for the meeting about Zofia" in response.text
 
 
 def test_arabic_page_reads_right_to_left_in_the_guardians_time_zone(ctx: Context) -> None:

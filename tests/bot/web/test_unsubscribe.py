@@ -50,7 +50,7 @@ def test_one_click_post_unsubscribes_and_next_note_goes_another_way(
     ids = _family(ctx)
     response = client.post(f"/unsubscribe/{ids['token']}", **ONE_CLICK)
     assert response.status_code == 200
-    assert "unsubscribed" in response.text
+    assert "These emails have stopped" in response.text
     assert _opted_out(ctx, ids["guardian"])
     with ctx.factory() as s, s.begin():
         school = ctx.school(s)
@@ -84,7 +84,7 @@ def test_get_after_unsubscribing_says_so(ctx: Context, client: TestClient) -> No
     ids = _family(ctx)
     client.post(f"/unsubscribe/{ids['token']}", **ONE_CLICK)
     response = client.get(f"/unsubscribe/{ids['token']}")
-    assert response.status_code == 200 and "already unsubscribed" in response.text
+    assert response.status_code == 200 and "already stopped" in response.text
     assert "<form" not in response.text
 
 
