@@ -322,16 +322,20 @@ def send_group(request: Request, me: Me, s: Session, audience: Audience, text: s
         done = s.get(JobMark, key)
         if done is not None:
             return redirect(f"/announcements/{done.detail.get('message_id')}")
+        # claimed before queueing: a second click at the same moment waits on this row
+        # (PostgreSQL) or the write lock (SQLite), then finds it taken
+        mark = JobMark(key=key, detail={})
+        s.add(mark)
+        try:
+            s.flush()
+        except IntegrityError:
+            raise InvalidInputError("this message was sent already: see the outbox") from None
     ids = students_for(s, me, audience)
     queued = queue_announcement(s, school, author, text, audience, ids, set(ctx.channels),
                                 tone=tone, urgent_reason=urgent_reason,
                                 not_before=not_before, public_url=ctx.settings.public_url)
     if key is not None:
-        s.add(JobMark(key=key, detail={"message_id": queued.message.id}))
-        try:
-            s.flush()
-        except IntegrityError:  # the same draft sent at the same moment by another click
-            raise InvalidInputError("this message was sent already: see the outbox") from None
+        mark.detail = {"message_id": queued.message.id}
     return redirect(f"/announcements/{queued.message.id}")
 
 

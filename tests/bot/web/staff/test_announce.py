@@ -61,6 +61,9 @@ def test_preview_names_families_languages_channels_cost_and_who_cannot_be_reache
     assert "no address" in html
     with ctx.factory() as s:
         assert s.scalar(select(func.count()).select_from(Message)) == 0  # nothing saved
+    party = _post(client, audience="class:3B", tone="celebration", text="3B won the cup!",
+                  action="preview").text
+    assert "3 children in it are still waiting for a note of their own" in party
 
 
 def test_send_is_one_click_once_and_shows_progress(ctx: Context, client: TestClient) -> None:
