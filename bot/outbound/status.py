@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.outbound.dispatch import fall_back, mark_address_failed
+from bot.outbound.translate import review_hold
 from bot.store.models import Delivery, DeliveryStatus, utcnow
 from scheduler.cadence import POSITIVE_FIRST, QUIET_HOURS, WEEKLY_CAP
 from scheduler.contact_summary import SENT_STATES, count_sent, uncount_failed
@@ -114,6 +115,9 @@ def shown(delivery: Delivery, now: datetime | None = None) -> Shown:
         return Shown("held", "waiting for review: the provider did not say whether it went, "
                              "so a person checks before it is sent again")
     if status == DeliveryStatus.TRANSLATING:
+        review = review_hold(delivery)  # the school's policy: a person checks it first
+        if review is not None:
+            return Shown("held", review[1], review[0])
         return Shown("queued", "being translated", _later(delivery, now))
     if status == DeliveryStatus.QUEUED:
         return Shown("queued", None, _later(delivery, now))

@@ -24,10 +24,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -69,6 +70,7 @@ from translations.machine import TranslationError, Translator
 log = logging.getLogger(__name__)
 DELAYED = "translation unavailable"
 HELD = "held for a reviewed translation"
+_HELD_UNTIL = re.compile(rf"{HELD} until (\d{{4}}-\d\d-\d\d \d\d:\d\d) UTC: (.+)", re.S)
 LOST = "the translation dropped a name or contact detail"
 
 
@@ -309,9 +311,9 @@ class TranslationStep:
         row.next_attempt_at = min(until, now + timedelta(seconds=self.retry))
         after = "the machine translation" if self.translator is not None else \
             "the staff's words and a note"
-        row.last_error = (f"{HELD} until {until:%Y-%m-%d %H:%M} UTC: the school asks "
-                          f"{row.language} to wait up to {policy.review_wait_hours:g} h "
-                          f"for a translator; then it goes with {after}")
+        row.last_error = (f"{HELD} until {until:%Y-%m-%d %H:%M} UTC: waiting for a "
+                          f"translator's review (the school lets {row.language} wait up to "
+                          f"{policy.review_wait_hours:g} h, then it goes with {after})")
 
     @staticmethod
     def _render(row: Delivery, school: School, translated: dict[str, str]) -> Rendered:
@@ -340,6 +342,17 @@ class TranslationStep:
                 f"{DELAYED} since {row.created_at:%Y-%m-%d %H:%M} UTC: {error}"[:500]
         else:
             row.last_error = f"waiting for translation: {error}"[:500]
+
+
+def review_hold(delivery: Delivery) -> tuple[datetime, str] | None:
+    """(until when, why) for a row held for a reviewed translation, else None."""
+    if delivery.status != DeliveryStatus.TRANSLATING:
+        return None
+    found = _HELD_UNTIL.match(delivery.last_error or "")
+    if found is None:
+        return None
+    until = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    return until, found.group(2)
 
 
 def release_reviewed(session: Session, school_id: int, source: str, target: str,

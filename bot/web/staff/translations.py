@@ -100,6 +100,7 @@ def translations_list(request: Request, me: Annotated[Me, Depends(require(*REVIE
                         shows=SHOWS, entries=entries, language=language,
                         languages=[(code, language_name(code, "en")) for code in languages],
                         waiting=_waiting(s, me.school_id), language_label=language_name,
+                        now=utcnow(),
                         notice="Saved. The next message with this sentence uses your "
                                "translation." if saved else None)
     return response

@@ -5,7 +5,7 @@ doubled), a 429 waits as long as the service asked, and invitations are reviewed
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -130,7 +130,8 @@ def test_a_review_language_waits_then_goes_with_the_machine_translation(
     row = _row(ctx, row_id)
     assert row.status == DeliveryStatus.TRANSLATING
     assert row.last_error.startswith(HELD + " until ")
-    assert "pl to wait up to 6 h for a translator" in row.last_error
+    assert "the school lets pl wait up to 6 h, then it goes with the machine translation" \
+        in row.last_error
     assert row.next_attempt_at <= start + timedelta(seconds=600)
     assert len(lt.requests) == 1  # the machine's draft is there for the translator
     with ctx.factory() as s:
@@ -176,7 +177,7 @@ def test_without_a_service_a_review_language_waits_then_goes_with_the_note(
     start = utcnow()
     assert asyncio.run(step.run(now=start)) == 0
     assert _row(ctx, row_id).last_error.endswith("then it goes with the staff's words "
-                                                 "and a note")
+                                                 "and a note)")
     with ctx.factory() as s:
         entries = list(s.scalars(select(TranslationMemory)))
     assert {e.source_text for e in entries} == {"[1] read a whole book today!",
@@ -281,3 +282,22 @@ def test_the_policy_refuses_bad_review_settings(ctx: Context) -> None:
         policy = set_policy_value(school, "review_languages", "pt, so")
         assert policy.waits_for_review("pt_BR") and policy.waits_for_review("so")
         assert not policy.waits_for_review("pl")
+
+
+def test_two_workers_at_once_queue_a_held_message_once_and_remember_each_sentence_once(
+        ctx: Context, lt: LibreTranslateStandIn) -> None:
+    _policy(ctx, review_languages="pl", review_wait_hours="1")
+    [row_id] = _queue(ctx)
+    start = utcnow()
+    first = TranslationStep(ctx.factory, LibreTranslate(lt.url))
+    second = TranslationStep(ctx.factory, LibreTranslate(lt.url))
+
+    async def both(now: datetime) -> list[int]:
+        return list(await asyncio.gather(first.run(now=now), second.run(now=now)))
+
+    assert asyncio.run(both(start)) == [0, 0]  # both hold it; both may fetch a draft
+    assert sum(asyncio.run(both(start + timedelta(hours=1, minutes=1)))) == 1
+    with ctx.factory() as s:
+        assert s.scalar(select(func.count(Delivery.id))) == 1
+        assert s.scalar(select(func.count(TranslationMemory.id))) == 2
+    assert _row(ctx, row_id).status == DeliveryStatus.QUEUED

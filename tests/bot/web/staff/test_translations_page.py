@@ -172,9 +172,26 @@ def test_the_outbox_says_a_delivery_is_held_for_review_until_when_and_why(
     assert asyncio.run(TranslationStep(ctx.factory, None).run()) == 0
     sign_in(client, "ada@school.test")
     outbox = html.unescape(client.get("/outbox").text)
-    assert "held for a reviewed translation until " in outbox
-    assert "pl to wait up to 12 h for a translator" in outbox
+    assert '<td class="status">held</td>' in outbox
+    assert "waiting for a translator's review (the school lets pl wait up to 12 h, then it " \
+           "goes with the staff's words and a note)" in outbox
+    assert "until <time" in outbox
     sign_in(client, "ola@school.test")
     listing = html.unescape(client.get("/translations?show=missing").text)
     assert "1 message held for review" in listing
     assert "[1] sang in assembly." in listing and "a message waits for it until" in listing
+
+
+def test_a_sentence_no_longer_waited_for_does_not_say_a_message_waits(
+        ctx: Context, client: TestClient) -> None:
+    from datetime import timedelta
+
+    from bot.store.models import utcnow
+
+    ids = _seed(ctx)
+    with ctx.factory() as s, s.begin():
+        entry = s.get(TranslationMemory, ids["entry"])
+        assert entry is not None
+        entry.wanted_until = utcnow() - timedelta(hours=1)  # the message went meanwhile
+    sign_in(client, "ola@school.test")
+    assert "a message waits for it" not in client.get("/translations").text
