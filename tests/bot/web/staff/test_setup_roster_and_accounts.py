@@ -226,3 +226,33 @@ def test_the_sign_in_page_sends_nobody_to_a_terminal(ctx: Context, client: TestC
     page = client.get("/login").text
     assert "schoolgate staff add" not in page
     assert "link to set a new password" in page
+
+
+def test_the_page_shows_progress_while_a_big_file_is_checked(ctx: Context,
+                                                              client: TestClient) -> None:
+    from bot.web.staff.setup.roster_jobs import RosterJob, RosterJobs
+
+    ids = _people(ctx)
+    sign_in(client, "office@school.test")
+    jobs = client.app.state.roster_jobs = RosterJobs()  # type: ignore[attr-defined]
+    job = RosterJob("t" * 24, ids["office"], 1, jobs.folder / "x.csv", "big.csv", 1,
+                    stage="checking", done=5000, total=20000)
+    jobs._jobs[job.token] = job  # a job half-way through, as its thread leaves it
+    page = client.get(f"/setup/roster/{job.token}").text
+    assert "Checking the file: 5000 of 20000 rows (25%)" in page
+    assert '<meta http-equiv="refresh" content="2">' in page
+
+
+def test_a_file_over_the_limit_is_refused_and_nothing_is_kept(
+        ctx: Context, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.web.staff.setup import roster_jobs
+
+    monkeypatch.setattr(roster_jobs, "CHUNK", 1024)
+    monkeypatch.setattr(roster_jobs, "UPLOAD_LIMIT", 3 * 1024)
+    _people(ctx)
+    sign_in(client, "office@school.test")
+    big = HEADER + GOOD * 200  # about 20 KB, over the 3 KB limit set above
+    refused = _upload(client, big)
+    assert refused.status_code == 400 and "The file is larger than" in refused.text
+    folder = client.app.state.roster_jobs.folder  # type: ignore[attr-defined]
+    assert list(folder.iterdir()) == []
