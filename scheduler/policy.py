@@ -69,6 +69,9 @@ class SchoolPolicy:
     # reviewed translation (bot/outbound/translate.py): these languages wait for a person
     review_languages: tuple[str, ...] = ()
     review_wait_hours: float = 24.0       # ... this long at most, then machine or the note
+    # retention (bot/records/leavers.py): a leaver's family data is kept this long after
+    # the day they left; then `schoolgate erase --leavers-due` removes it
+    leaver_retention_days: int = 365
 
     def waits_for_review(self, language: str) -> bool:
         """True when messages to readers of `language` wait for a reviewed translation
@@ -245,6 +248,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("review_wait_hours", "review_wait_hours", _wait_hours,
             "hours a message in a review language waits at most; then it goes with the "
             "machine translation, or in the staff language with a note without a service"),
+    Setting("leaver_retention_days", "leaver_retention_days", _whole(0, 3650),
+            "days a leaver's contact log is kept after they left; then erase --leavers-due "
+            "removes the family's personal data (anonymous counts stay)"),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 NESTED = "school_hours"  # the one JSON object holding settings: school_hours.start, ...

@@ -204,6 +204,10 @@ class Student(Base):
     # scheduler/contact_summary.py in the transaction that records the send
     last_positive_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the day the child left the school (bot/records/leavers.py); the family's personal data
+    # is erased once the policy's leaver_retention_days have passed (bot/records/erasure.py)
+    left_on: Mapped[date | None] = mapped_column(Date)
+    erased_at: Mapped[datetime | None] = mapped_column()
 
     key_worker: Mapped[Staff | None] = relationship()
     links: Mapped[list[StudentGuardian]] = relationship(back_populates="student")
@@ -228,6 +232,7 @@ class Guardian(Base):
     channel_order: Mapped[list[str]] = mapped_column(default=list)
     accessibility_notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    erased_at: Mapped[datetime | None] = mapped_column()  # bot/records/erasure.py
 
     channels: Mapped[list[GuardianChannel]] = relationship(
         back_populates="guardian", cascade="all, delete-orphan"
