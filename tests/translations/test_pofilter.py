@@ -10,8 +10,6 @@ catalogs are left out below, each with the reason; the rest must find nothing.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from translate.filters import checks
 from translate.storage import factory, po
@@ -127,8 +125,3 @@ def test_the_checks_kept_catch_what_they_are_for(target: str, check: str) -> Non
     """Each kept check really fails a broken translation (the test above can fail)."""
     problems = _failures("pl", _one("Thank you. {name} will phone you.", target))
     assert any(f" {check}:" in p for p in problems), problems
-
-
-def test_every_catalog_is_checked() -> None:
-    assert {p.parent.parent.name for p in Path(catalog_path("pl")).parents[2].glob(
-        "*/LC_MESSAGES/messages.po")} == set(available())
