@@ -9,18 +9,20 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from bot.errors import SchoolgateError
 from bot.inbound import inbox as core_inbox
 from bot.inbound.staff_reply import reply_limit, reply_to_inbound
 from bot.language.plain import check_text, enforce
+from bot.outbound.status import family_statuses
 from bot.store.audit import audit
 from bot.store.models import (
     ChannelName,
     Guardian,
     InboundMessage,
     InboundStatus,
+    Message,
     Staff,
     Student,
     utcnow,
@@ -38,7 +40,7 @@ from bot.web.staff.deps import (
     require,
     transaction,
 )
-from bot.web.staff.formats import reply_state
+from bot.web.staff.formats import language_label, reply_state
 from bot.web.staff.ids import DbId
 from bot.web.staff.security import Me
 
@@ -154,7 +156,8 @@ def _load(s: object, me: Me, inbound_id: int) -> InboundMessage:
 @router.get("/inbox/{inbound_id}")
 def inbox_item(request: Request, inbound_id: DbId,
                me: Annotated[Me, Depends(require(*EVERYONE))],
-               done: str | None = None) -> Response:
+               done: str | None = None,
+               answer: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
     """One reply: what the parent wrote and its translation, a reply box, mark handled."""
     with transaction(request) as s:
         inbound = _load(s, me, inbound_id)
@@ -162,8 +165,7 @@ def inbox_item(request: Request, inbound_id: DbId,
             raise forbidden()
         audit(s, me.actor, "view_inbound", "inbound", inbound.id)
         handled_by = s.get(Staff, inbound.handled_by_id) if inbound.handled_by_id else None
-        notice = {"reply": "Your answer is queued: it goes back on the channel they used, "
-                           "in their language.",
+        notice = {"reply": _answer_notice(s, inbound, answer),
                   "handled": "Marked as handled."}.get(done or "")
         response = page(request, "inbound.html", me, nav="inbox", inbound=inbound,
                         state=reply_state(inbound, handled_by.name if handled_by else None),
@@ -171,6 +173,22 @@ def inbox_item(request: Request, inbound_id: DbId,
                         can_reply=inbound.guardian_id is not None,
                         reply_max_length=reply_limit(inbound.channel))
     return response
+
+
+def _answer_notice(s: Session, inbound: InboundMessage, answer: int | None) -> str:
+    """What became of the answer, from its delivery: on its way on the parent's channel,
+    or why it cannot reach them (they sent STOP, say)."""
+    message = s.get(Message, answer) if answer is not None else None
+    if message is None or (message.details or {}).get("in_reply_to_inbound") != inbound.id:
+        return "Your answer is saved."
+    families = family_statuses(s, message.id)
+    if not families:
+        return "Your answer cannot reach them (no channel): phone them instead."
+    family = families[0]
+    if family.shown.state in ("unreachable", "failed"):
+        return f"Your answer cannot reach them ({family.shown.why}): phone them instead."
+    on = f" by {family.channel}" if family.channel else ""
+    return f"Your answer is {family.shown.words}{on}, in {language_label(family.language)}."
 
 
 def _mark_handled(inbound: InboundMessage, me: Me) -> None:
@@ -193,11 +211,13 @@ def inbox_reply(request: Request, inbound_id: DbId,
             enforce(check_text(text, ctx.settings.glossary_file), ctx.settings.jargon_mode)
             staff = s.get(Staff, me.id)
             assert staff is not None
-            reply_to_inbound(s, inbound.id, staff, text, set(ctx.channels))
+            rows = reply_to_inbound(s, inbound.id, staff, text, set(ctx.channels))
             _mark_handled(inbound, me)
+            answer_id = rows[0].message_id if rows else None
     except SchoolgateError as exc:
         return _retry(request, me, inbound_id, str(exc), text)
-    return redirect(f"/inbox/{inbound_id}?done=reply")
+    return redirect(f"/inbox/{inbound_id}?done=reply"
+                    + (f"&answer={answer_id}" if answer_id else ""))
 
 
 def _retry(request: Request, me: Me, inbound_id: int, error: str, text: str) -> Response:

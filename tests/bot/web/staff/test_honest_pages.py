@@ -133,6 +133,12 @@ def test_a_stop_reply_has_one_status_in_the_inbox_its_page_and_the_log(
     assert said in client.get(f"/families/{ids['marta']}").text
     waiting = client.get("/inbox?status=waiting").text
     assert "No replies match." in waiting
+    # an answer to it cannot go back by SMS: the page says so, not "queued"
+    token = form_token(client.get(f"/inbox/{stop.id}").text)
+    answered = client.post(f"/inbox/{stop.id}/reply",
+                           data={"csrf_token": token, "text": "Sorry to see you go."})
+    assert "Your answer cannot reach them (sms: opted out)" in answered.text
+    assert "queued" not in answered.text.split('role="status"')[1].split("</p>")[0]
 
 
 def test_inbox_search_and_filters(ctx: Context, client: TestClient) -> None:
