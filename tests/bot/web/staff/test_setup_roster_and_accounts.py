@@ -256,3 +256,18 @@ def test_a_file_over_the_limit_is_refused_and_nothing_is_kept(
     assert refused.status_code == 400 and "The file is larger than" in refused.text
     folder = client.app.state.roster_jobs.folder  # type: ignore[attr-defined]
     assert list(folder.iterdir()) == []
+
+
+def test_the_office_finds_a_family_by_name_phone_or_id(ctx: Context, client: TestClient) -> None:
+    _people(ctx)
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        child = f.student(s, school)
+        f.guardian(s, school, child, ref="G77", first_name="Marta", last_name="Kowalska",
+                   phone="+447700900555")
+        f.guardian(s, school, child, first_name="Dan", last_name="Reed")
+    sign_in(client, "office@school.test")
+    for query in ("marta kow", "900555", "g77"):
+        page = client.get("/setup/families", params={"q": query}).text
+        assert "Marta Kowalska" in page and "Dan Reed" not in page, query
+    assert "Dan Reed" in client.get("/setup/families").text
