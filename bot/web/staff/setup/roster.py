@@ -63,7 +63,8 @@ def roster_form(request: Request, me: Annotated[Me, Depends(require(*SETUP))]) -
 
 def _start(request: Request, me: Me, job: RosterJob, apply: bool) -> None:
     ctx = ctx_of(request)
-    jobs_of(request).start(job, ctx.factory, ctx.settings.default_region, me.actor, apply)
+    jobs_of(request).start(job, ctx.engine, ctx.factory, ctx.settings.default_region,
+                           me.actor, apply)
     if job.thread is not None:
         job.thread.join(WAIT)  # most rosters are done by now; a big one shows progress
 

@@ -8,6 +8,11 @@ file; the file is deleted once it is imported, or after UPLOAD_HOURS.
 
 Jobs live in this process only: after a restart the page says the upload is gone and the
 file is uploaded again (importing the same file twice changes nothing).
+
+On SQLite the check runs on a private copy of the database (SQLite's online backup), so
+that a long check never holds the live database's write lock: replies and the outbox go
+on meanwhile. On PostgreSQL it runs on the database itself, in a transaction that is
+rolled back (it locks only the rows it would change).
 """
 
 from __future__ import annotations
@@ -15,19 +20,24 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import InvalidInputError, SchoolgateError
 from bot.roster.importer import import_roster
 from bot.roster.report import ImportReport
 from bot.store.audit import audit
+from bot.store.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +69,30 @@ class RosterJob:
     def running(self) -> bool:
         """Still checking or importing."""
         return self.stage in ("checking", "importing")
+
+
+@contextmanager
+def checking_copy(engine: Engine, factory: sessionmaker[Session]
+                  ) -> Iterator[sessionmaker[Session]]:
+    """Where a check runs: a private copy of a SQLite database file, else the database."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield factory
+        return
+    folder = Path(tempfile.mkdtemp(prefix="schoolgate-check-"))
+    copy = folder / "check.db"
+    source, target = sqlite3.connect(database), sqlite3.connect(copy)
+    try:
+        source.backup(target)  # a consistent snapshot; writers in WAL mode carry on
+    finally:
+        source.close()
+        target.close()
+    checking = make_engine(f"sqlite:///{copy}")
+    try:
+        yield make_session_factory(checking)
+    finally:
+        checking.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class RosterJobs:
@@ -115,9 +149,9 @@ class RosterJobs:
             for token in old:
                 self._jobs.pop(token).path.unlink(missing_ok=True)
 
-    def start(self, job: RosterJob, factory: sessionmaker[Session], region: str,
-              actor: str, apply: bool) -> None:
-        """Check (a dry run) or import the file in a thread."""
+    def start(self, job: RosterJob, engine: Engine, factory: sessionmaker[Session],
+              region: str, actor: str, apply: bool) -> None:
+        """Check (a dry run, on a copy of a SQLite database) or import the file in a thread."""
         with self._lock:
             if job.running or (apply and job.stage != "checked"):
                 return
@@ -128,8 +162,13 @@ class RosterJobs:
 
         def run() -> None:
             try:
-                report = import_roster(factory, job.school_id, job.path, region, progress,
-                                       dry_run=not apply, actor=actor)
+                if apply:
+                    report = import_roster(factory, job.school_id, job.path, region,
+                                           progress, actor=actor)
+                else:
+                    with checking_copy(engine, factory) as checking:
+                        report = import_roster(checking, job.school_id, job.path, region,
+                                               progress, dry_run=True, actor=actor)
                 with factory() as s, s.begin():
                     audit(s, actor, "roster_imported_web" if apply else "roster_checked_web",
                           "school", job.school_id, rows=report.rows_total,

@@ -365,3 +365,22 @@ def test_without_a_glossary_file_the_page_says_what_to_set(sqlite_ctx: Context,
     sign_in(client, "admin@school.test")
     page = client.get("/setup/glossary").text
     assert "SCHOOLGATE_GLOSSARY_FILE" in page and 'action="/setup/glossary"' not in page
+
+
+def test_on_sqlite_the_roster_check_runs_on_a_copy_leaving_the_live_database_free(
+        sqlite_ctx: Context) -> None:
+    from bot.web.staff.setup.roster_jobs import checking_copy
+
+    ids = _people(sqlite_ctx)
+    with checking_copy(sqlite_ctx.engine, sqlite_ctx.factory) as checking, \
+            checking() as copy, copy.begin():  # holds the copy's write lock ...
+        assert copy.get(Staff, ids["away"]) is not None  # ... a copy of the same rows
+        copy.add(Holiday(school_id=1, starts_on=date(2027, 1, 4),
+                         ends_on=date(2027, 1, 4), name="only in the copy"))
+        copy.flush()
+        with sqlite_ctx.factory() as live, live.begin():  # ... while the live one writes
+            live.add(Holiday(school_id=1, starts_on=date(2027, 2, 1),
+                             ends_on=date(2027, 2, 1), name="live"))
+        copy.rollback()
+    with sqlite_ctx.factory() as s:
+        assert list(s.scalars(select(Holiday.name))) == ["live"]
