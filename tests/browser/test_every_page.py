@@ -238,3 +238,21 @@ def test_a_draft_survives_the_session_running_out(page: Page, site: Site) -> Non
     page.goto(f"{site.url}/")
     page.goto(f"{site.url}/meetings/new")
     expect(page.get_by_label("Why we want to meet")).to_have_value("")
+
+
+def test_a_good_news_draft_survives_the_session_running_out(page: Page, site: Site) -> None:
+    ids = _seed(site)
+    _sign_in(page, site, "nowak@school.test")
+    page.goto(f"{site.url}/compose?student={ids['child']}")
+    note = "Zofia helped a new pupil find the library and read with her at lunch."
+    page.get_by_label("Good news", exact=True).fill(note)
+    with site.ctx.factory() as s, s.begin():
+        s.execute(delete(WebSession))
+    page.get_by_role("button", name="Preview for each family").click()
+    expect(page).to_have_url(
+        f"{site.url}/login?next=%2Fcompose%3Fstudent%3D{ids['child']}")
+    page.get_by_label("Email").fill("nowak@school.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("Good news", exact=True)).to_have_value(note)
+    expect(page.locator(".draft-restored")).to_be_visible()

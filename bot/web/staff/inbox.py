@@ -40,7 +40,7 @@ from bot.web.staff.deps import (
     require,
     transaction,
 )
-from bot.web.staff.formats import language_label, reply_state
+from bot.web.staff.formats import format_when, language_label, page_values, reply_state
 from bot.web.staff.ids import DbId
 from bot.web.staff.security import Me
 
@@ -165,7 +165,9 @@ def inbox_item(request: Request, inbound_id: DbId,
             raise forbidden()
         audit(s, me.actor, "view_inbound", "inbound", inbound.id)
         handled_by = s.get(Staff, inbound.handled_by_id) if inbound.handled_by_id else None
-        notice = {"reply": _answer_notice(s, inbound, answer),
+        values = page_values(request)
+        notice = {"reply": _answer_notice(s, inbound, answer, (values["school_tz"],
+                                                               values["staff_language"])),
                   "handled": "Marked as handled."}.get(done or "")
         response = page(request, "inbound.html", me, nav="inbox", inbound=inbound,
                         state=reply_state(inbound, handled_by.name if handled_by else None),
@@ -175,7 +177,8 @@ def inbox_item(request: Request, inbound_id: DbId,
     return response
 
 
-def _answer_notice(s: Session, inbound: InboundMessage, answer: int | None) -> str:
+def _answer_notice(s: Session, inbound: InboundMessage, answer: int | None,
+                   zone: tuple[str, str]) -> str:
     """What became of the answer, from its delivery: on its way on the parent's channel,
     or why it cannot reach them (they sent STOP, say)."""
     message = s.get(Message, answer) if answer is not None else None
@@ -187,8 +190,12 @@ def _answer_notice(s: Session, inbound: InboundMessage, answer: int | None) -> s
     family = families[0]
     if family.shown.state in ("unreachable", "failed"):
         return f"Your answer cannot reach them ({family.shown.why}): phone them instead."
+    shown = family.shown
+    until = f" until {format_when(shown.until, *zone)}" if shown.until else ""
+    why = f" ({shown.why})" if shown.why else ""
     on = f" by {family.channel}" if family.channel else ""
-    return f"Your answer is {family.shown.words}{on}, in {language_label(family.language)}."
+    return (f"Your answer is {shown.state}{until}{on}, in {language_label(family.language)}"
+            f"{why}.")
 
 
 def _mark_handled(inbound: InboundMessage, me: Me) -> None:

@@ -58,6 +58,8 @@
       } else if (Object.prototype.hasOwnProperty.call(draft.values, el.name)) {
         el.value = draft.values[el.name];
       }
+      // scripts that follow a field (which audience, the as-you-type check) see it change
+      el.dispatchEvent(new Event("change", { bubbles: true }));
     });
     var note = document.createElement("p");
     note.className = "notice draft-restored";
