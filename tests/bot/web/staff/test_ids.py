@@ -70,7 +70,9 @@ def test_an_id_no_record_can_have_is_not_found(ctx: Context, client: TestClient,
     def check(value: int | str, which: int) -> None:
         method, template = routes[which]
         path = _PARAM.sub(lambda _: str(value), template)
-        if not path.startswith("/") or "//" in path:
+        # "." and ".." are dot segments: every client (httpx, a browser) removes them, so
+        # "/inbox/." is the inbox list itself and never reaches an id route
+        if not path.startswith("/") or "//" in path or str(value) in (".", ".."):
             return
         if method == "GET":
             response = client.get(path, follow_redirects=False)
