@@ -295,6 +295,13 @@ def preview_group(request: Request, me: Me, s: Session, audience: Audience, text
     school = s.get(School, me.school_id)
     assert school is not None
     ids = students_for(s, me, audience)
+    narrowed = None
+    if role_of(me) == TEACHER:  # say so when a teacher's own children are not all of it
+        everyone = len(audience_students(s, me.school_id, audience))
+        if everyone > len(ids):
+            narrowed = (f"Only the families of your own children in {audience.label} get "
+                        f"this: {len(ids)} of its {everyone} children. The office or an "
+                        "admin can write to all of them.")
     message = draft_message(s, me, text, audience, tone, urgent, ctx.settings.public_url)
     summary = summarise(s, request, me, message, ids)
     if message in s:
@@ -302,7 +309,7 @@ def preview_group(request: Request, me: Me, s: Session, audience: Audience, text
     return page(request, "announce_preview.html", me, nav="compose", audience=audience,
                 text=text, tone=tone, urgent=urgent, urgent_reason=urgent_reason,
                 send_at=send_at, summary=summary, report=report, jargon=jargon,
-                channel_names=CHANNEL_NAMES, draft=secrets.token_urlsafe(16),
+                channel_names=CHANNEL_NAMES, draft=secrets.token_urlsafe(16), narrowed=narrowed,
                 may_urgent=may_send_urgent(me.role, school), school=school)
 
 

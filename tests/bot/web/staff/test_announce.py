@@ -106,6 +106,11 @@ def test_a_teacher_writes_to_her_class_not_the_year_or_the_school(ctx: Context,
                  ).status_code == 403
     refused = _post(client, audience="class:5A", text="Hello.", action="preview")
     assert refused.status_code == 400 and "no class" in refused.text
+    with ctx.factory() as s, s.begin():  # another key worker's child joins 3B
+        school = ctx.school(s)
+        f.guardian(s, school, f.student(s, school, None, class_name="3B"))
+    html = _post(client, audience="class:3B", text="Hello.", action="preview").text
+    assert "Only the families of your own children in class 3B get this: 3 of its 4" in html
 
 
 def test_urgent_needs_the_role_a_reason_and_a_tick(ctx: Context, client: TestClient) -> None:
