@@ -106,6 +106,10 @@ def leavers_record_cmd(
     if (roster is None) == (student is None):
         raise InvalidInputError("give exactly one of --roster FILE or --student ID")
     left_on = _day(on, "--on")
+    if left_on > _day(None, ""):
+        raise InvalidInputError(f"--on {left_on}: record a leaver once they have left "
+                                "(they stay on roll, in class messages and good-news lists, "
+                                "until then)")
     on_roll = refs_on_roll(roster) if roster is not None else None
     ctx = context()
     with school_session(ctx) as (s, school):

@@ -180,6 +180,7 @@ def waiting_for_good_news(school_id: int, since: datetime) -> Select[int]:
     or read since `since`."""
     contactable = select(StudentGuardian.student_id).where(StudentGuardian.may_contact.is_(True))
     return select(Student.id).where(Student.school_id == school_id,
+                                    Student.left_on.is_(None),  # leavers are not waiting
                                     Student.id.in_(contactable),
                                     Student.id.not_in(_good_news_since(since)))
 

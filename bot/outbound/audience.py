@@ -125,7 +125,8 @@ def audience_students(session: Session, school_id: int, audience: Audience,
                       within: Select[int] | None = None) -> list[int]:
     """Ids of the children in the audience (only those in `within` when given: a teacher's
     own). Refused with the choices there are when the class, year or list is unknown."""
-    stmt = select(Student.id).where(Student.school_id == school_id)
+    stmt = select(Student.id).where(Student.school_id == school_id,
+                                    Student.left_on.is_(None))  # leavers: not on roll
     if within is not None:
         stmt = stmt.where(Student.id.in_(within))
     if audience.kind in (CLASS, YEAR):

@@ -41,7 +41,8 @@ def overdue_students(session: Session, school_id: int, now: datetime, days: int
     last = Student.last_positive_at
     stmt = (
         select(Student.id, Student.ref, Student.class_name, Student.key_worker_id, last)
-        .where(Student.school_id == school_id, or_(last.is_(None), last < since))
+        .where(Student.school_id == school_id, Student.left_on.is_(None),
+               or_(last.is_(None), last < since))
         .order_by(last.nulls_first(), Student.id)  # SQLite walks the index in this order
     )
     return list(session.execute(stmt).all())

@@ -12,7 +12,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -257,3 +257,33 @@ def test_retention_is_a_school_policy_setting() -> None:
     assert parse_policy({"leaver_retention_days": 30}).leaver_retention_days == 30
     with pytest.raises(PolicyError, match="leaver_retention_days"):
         parse_policy({"leaver_retention_days": -1})
+
+
+def test_a_leaver_is_off_roll_for_group_messages_and_good_news_lists(ctx: Context) -> None:
+    """Between leaving and erasure the family gets no class letters, and the child is on
+    nobody's good-news list; a child still on roll is."""
+    from bot import clock
+    from bot.follow_up.staff_tasks import waiting_for_good_news
+    from bot.outbound.audience import audience_students, parse_audience
+    from bot.records.cadence_report import overdue_students
+
+    ids = _history(ctx)
+    with ctx.factory() as s, s.begin():
+        s.get(Student, ids["child"]).left_on = date(2026, 7, 22)  # type: ignore[union-attr]
+    far = clock.now() + timedelta(days=400)
+    with ctx.factory() as s:
+        school_id = ids["school"]
+        whole = audience_students(s, school_id, parse_audience("school"))
+        class_4c = audience_students(s, school_id, parse_audience("class", "4C"))
+        waiting = set(s.scalars(waiting_for_good_news(school_id, far)))
+        overdue = {row[0] for row in overdue_students(s, school_id, far, 7)}
+    for found in (whole, class_4c, waiting, overdue):
+        assert ids["child"] not in found
+    assert ids["sibling"] in whole and ids["sibling"] in waiting and ids["sibling"] in overdue
+    assert len(class_4c) == 1  # Bartholomew, still on roll
+
+
+def test_a_leaving_day_in_the_future_is_refused(tmp_path: Path, sqlite_url: str) -> None:
+    later = _cli(tmp_path, sqlite_url, "leavers", "record", "--student", "S1",
+                 "--on", "2099-07-22")
+    assert later.returncode == 1 and "once they have left" in later.stderr
