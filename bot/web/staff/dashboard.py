@@ -1,5 +1,6 @@
-"""The dashboard (who needs contact, balance per class, who cannot be reached, deliveries,
-replies waiting) and the outbox (deliveries by status)."""
+"""The dashboard (replies waiting, call-backs to make, every child waiting for good news
+with a way into the round, balance per class, who cannot be reached, deliveries) and the
+outbox (deliveries by status)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.follow_up.staff_tasks import CALL_BACK
+from bot.inbound.call_requests import is_call_request
 from bot.outbound.reach import unreachable_guardians
 from bot.outbound.status import family_statuses, summary
 from bot.records.cadence_report import cadence_report
@@ -30,6 +33,7 @@ from bot.web.staff.access import (
     EVERYONE,
     TEACHER,
     covered_workers,
+    may_read_reply,
     own_students,
     role_of,
     visible_students,
@@ -37,24 +41,46 @@ from bot.web.staff.access import (
 from bot.web.staff.charts import bar_chart
 from bot.web.staff.deps import ctx_of, page, reading_transaction, require
 from bot.web.staff.security import Me
+from bot.web.staff.tasks import everyones, task_rows, waiting_for_news
+from scheduler.school_hours import reply_by, school_working_hours
 
 router = APIRouter()
 
 def _from_report(session: Session, me: Me, report: dict[str, Any]
-                 ) -> tuple[list[dict[str, Any]], list[tuple[str, list[int]]], int, str]:
-    """Overdue children (those `me` may open) and the class balance, from the cadence
-    report (bot/records/cadence_report.py): the school's own policy decides "overdue"."""
-    students = {st.id: st for st in session.scalars(visible_students(me))}
-    overdue = [{"student": students[o["student_id"]],
-                "last": datetime.fromisoformat(o["last_positive_at"])
-                if o["last_positive_at"] else None}
-               for o in report["overdue"] if o["student_id"] in students]
+                 ) -> tuple[list[tuple[str, list[int]]], int, str]:
+    """The class balance and the policy's days, from the cadence report
+    (bot/records/cadence_report.py)."""
     # a teacher sees the balance of the classes their own children are in, no others
-    classes = {st.class_name for st in students.values()} if role_of(me) == TEACHER else None
+    classes = {st.class_name for st in session.scalars(visible_students(me))} \
+        if role_of(me) == TEACHER else None
     balance = [(c["class_name"] or "no class", [c["positive"], c["concern"]])
                for c in report["classes"] if classes is None or c["class_name"] in classes]
     days = int(report["policy"]["positive_contact_days"])
-    return overdue, balance, days, f"this term, since {report['term_start']}"
+    return balance, days, f"this term, since {report['term_start']}"
+
+
+def first_words(text: str, limit: int = 80) -> str:
+    """The start of a reply, cut at a word."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def waiting_rows(session: Session, me: Me, school: School, now: datetime
+                 ) -> list[dict[str, Any]]:
+    """Each waiting reply as the dashboard shows it: family, child, its first words (only
+    for those who may read it: access.may_read_reply), the reply-by time the family was
+    given, whether that has passed, and whether it is a call request."""
+    rows = []
+    for r in waiting_replies(session, me):
+        due = reply_by(r.received_at, school_working_hours(school, r.received_at, session))
+        readable = may_read_reply(session, me, r)
+        rows.append({"reply": r, "guardian": r.guardian, "student": r.student,
+                     "words": first_words(r.body) if readable else None,
+                     "readable": readable, "call": is_call_request(r.body),
+                     "due": due, "late": due < now})
+    return rows
 
 
 def delivery_counts(session: Session, me: Me) -> dict[str, list[tuple[str, list[int]]]]:
@@ -108,7 +134,7 @@ def dashboard(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) 
         school = s.get(School, me.school_id)
         assert school is not None
         cadence = cadence_report(s, school, now, set(ctx.channels))
-        overdue, balance, positive_days, period = _from_report(s, me, cadence)
+        balance, positive_days, period = _from_report(s, me, cadence)
         counts = delivery_counts(s, me)
         visible = {g for (g,) in s.execute(
             select(StudentGuardian.guardian_id).where(
@@ -116,20 +142,22 @@ def dashboard(request: Request, me: Annotated[Me, Depends(require(*EVERYONE))]) 
                     Student.id))))}
         unreachable = [(g, why) for g, why in unreachable_guardians(
             s, ctx.channels, school_id=me.school_id) if g.id in visible]
-        waiting = waiting_replies(s, me)
         unmatched = s.scalar(select(func.count()).select_from(InboundMessage).where(
             InboundMessage.status == InboundStatus.UNMATCHED)) or 0
         series = [("positive", "bar-good"), ("concern", "bar-bad")]
         response = page(
             request, "dashboard.html", me, nav="dashboard", school=school, now=now,
             held=cadence["waiting"] if role_of(me) != TEACHER else [],
-            overdue=overdue, positive_days=positive_days, balance=balance, period=period,
+            overdue=waiting_for_news(s, me, school, now), positive_days=positive_days,
+            balance=balance, period=period,
             balance_chart=bar_chart("Positive and concern messages per class", balance,
                                     series),
             counts=counts,
             charts={k: bar_chart(f"Deliveries by {k}", v, [("deliveries", "bar")])
                     for k, v in counts.items()},
-            unreachable=unreachable, waiting=waiting, unmatched=unmatched)
+            unreachable=unreachable, waiting=waiting_rows(s, me, school, now),
+            call_backs=task_rows(s, me, kind=CALL_BACK), unmatched=unmatched,
+            everyone=everyones(me))
     return response
 
 

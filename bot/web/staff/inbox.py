@@ -43,6 +43,7 @@ from bot.web.staff.deps import (
 from bot.web.staff.formats import format_when, language_label, page_values, reply_state
 from bot.web.staff.ids import DbId
 from bot.web.staff.security import Me
+from bot.web.staff.tasks import call_back_for
 
 router = APIRouter()
 
@@ -173,7 +174,8 @@ def inbox_item(request: Request, inbound_id: DbId,
                         state=reply_state(inbound, handled_by.name if handled_by else None),
                         error=None, notice=notice,
                         can_reply=inbound.guardian_id is not None,
-                        reply_max_length=reply_limit(inbound.channel))
+                        reply_max_length=reply_limit(inbound.channel),
+                        call_back=call_back_for(s, me, inbound))
     return response
 
 
@@ -237,7 +239,8 @@ def _retry(request: Request, me: Me, inbound_id: int, error: str, text: str) -> 
                     state=reply_state(inbound, handled_by.name if handled_by else None),
                     error=error, draft=text,
                     can_reply=inbound.guardian_id is not None,
-                    reply_max_length=reply_limit(inbound.channel))
+                    reply_max_length=reply_limit(inbound.channel),
+                    call_back=call_back_for(s, me, inbound))
 
 
 @router.post("/inbox/{inbound_id}/handled")
