@@ -174,7 +174,8 @@ class Settings(BaseSettings):
     model_config = _env("SCHOOLGATE_")
 
     environment: Literal["development", "production"] = "development"
-    database_url: str = "sqlite:///schoolgate.db"
+    # may hold a password: kept out of repr (config check masks it)
+    database_url: str = Field(default="sqlite:///schoolgate.db", repr=False)
     school_name: str = "Riverside Primary School"
     timezone: str = "Europe/London"
     staff_language: str = "en"

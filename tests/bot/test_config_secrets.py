@@ -86,3 +86,10 @@ def test_a_placeholder_secret_is_still_refused(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "has spaces!")
     with pytest.raises(ConfigurationError, match="TELEGRAM_WEBHOOK_SECRET may use only"):
         Settings(_env_file=None).check()  # type: ignore[call-arg]
+
+
+def test_a_password_in_the_database_url_is_not_in_the_repr() -> None:
+    settings = Settings(_env_file=None,  # type: ignore[call-arg]
+                        database_url="postgresql+psycopg://sg:db-s3cret-0010@db.test/sg")
+    assert "db-s3cret-0010" not in repr(settings) + str(settings)
+    assert settings.database_url.endswith("@db.test/sg")  # still there for the engine
