@@ -79,15 +79,17 @@ ROLE_WORDS = {"admin": "from the school's leadership team", "office": "from the 
 
 def author_role(session: Session, author: Staff, student: Student | None) -> str:
     """Who the author is, as the family reads it when nobody else is listed: their own
-    title (role_description); else the child's key worker, or that person's cover; else
-    their role in plain words (an admin is not "your child's key worker")."""
+    title (role_description); else the child's key worker, or their cover while they are
+    away or have left; else their role in plain words (an admin is not "your child's key
+    worker")."""
     if author.role_description and author.role_description.strip():
         return author.role_description.strip()
     if student is not None and student.key_worker_id is not None:
         if student.key_worker_id == author.id:
             return "your child's key worker"
         worker = session.get(Staff, student.key_worker_id)
-        if worker is not None and worker.cover_id == author.id:
+        if worker is not None and worker.cover_id == author.id \
+                and (worker.away_at() or not worker.active):
             return "covering for your child's key worker"
     return ROLE_WORDS.get(author.role, "a member of staff at the school")
 
