@@ -91,6 +91,7 @@ class SmtpEmailChannel(Channel):
         if not settings.host or not settings.from_address:
             raise ChannelConfigurationError("email needs SMTP_HOST and SMTP_FROM_ADDRESS")
         self.settings = settings
+        self.from_address: str = settings.from_address  # also the calendar organiser
         self.max_connections = int(getattr(settings, "connections", 2) or 1)
         self.reply_domain = settings.reply_domain or domain_of(settings.from_address)
         self.envelope_from = parseaddr(settings.from_address)[1]

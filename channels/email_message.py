@@ -144,8 +144,9 @@ def plain_text(text: str, language: str) -> str:
     direction marks of a language span kept only where its direction differs from the
     text around it (name isolates are kept: they were only set where needed)."""
     lines = []
+    base = text_direction(language)
     for line in text.split("\n"):
-        context = [text_direction(language)]
+        context = [base]
         kept: list[bool] = []
         out: list[str] = []
         for mark, value in _pieces(line):

@@ -158,7 +158,8 @@ def isolate_names(text: str, names: Iterable[str], direction: str) -> str:
         wrapped = isolate(name, direction)
         if wrapped == name:
             continue
-        text = re.sub(rf"(?<![\w{FSI}]){re.escape(name)}(?![\w{PDI}])", wrapped, text)
+        pattern = re.compile(rf"(?<![\w{FSI}]){re.escape(name)}(?![\w{PDI}])")
+        text = pattern.sub(wrapped.replace("\\", "\\\\"), text)  # no template escapes
     return text
 
 

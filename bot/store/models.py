@@ -698,3 +698,30 @@ class SavedMessage(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def new_calendar_uid() -> str:
+    """A calendar event's UID: 144 random bits, nothing derived from our ids."""
+    return f"{secrets.token_urlsafe(18)}@schoolgate"
+
+
+class CalendarEvent(Base):
+    """The one calendar event a family has for one meeting invitation.
+
+    Every calendar file about this meeting sent to this guardian carries this random UID,
+    so their calendar app keeps one event: the time they added from the invitation is
+    replaced by the time they chose (METHOD:REQUEST, `sequence` one higher), and removed
+    if they can no longer come (METHOD:CANCEL)."""
+
+    __tablename__ = "calendar_events"
+    __table_args__ = (UniqueConstraint("message_id", "guardian_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id"), index=True)
+    uid: Mapped[str] = mapped_column(String(80), unique=True, default=new_calendar_uid)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    #: tentative (only the invitation's options), confirmed (a time chosen), cancelled
+    status: Mapped[str] = mapped_column(String(16), default="tentative")
+    starts_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import object_session
 
+from bot.journeys.meetings.calendar import with_calendar_files
 from bot.journeys.meetings.prep_packs import DEFAULT_TYPE, SUMMARY, build_pack, pack_text
-from bot.journeys.meetings.replies import with_invitation_files
 from bot.outbound.kinds import FrameInput, KindSpec, optional, register_kind
 from bot.outbound.render import PAGE, format_when, format_when_short
 from bot.store.models import (
@@ -179,7 +179,7 @@ def meeting_over(message: Message, now: datetime) -> bool:
 INVITATION = register_kind(KindSpec(MessageKind.INVITATION, frame=invitation_frame,
                                     free_text=invitation_free_text,
                                     names=invitation_names,
-                                    attach=with_invitation_files,
+                                    attach=with_calendar_files,
                                     chased_as="meeting invitation",
                                     answered_elsewhere=rsvp_given, expired=meeting_over,
                                     phrases=invitation_phrases))

@@ -5,15 +5,17 @@ invitation, the answer is stored as a MeetingResponse. A clear answer (a time, n
 another time) gets one confirmation in the family's language on the channel they used;
 that confirmation replaces the usual "we have your message". The reply still goes to the
 key worker as any other. An unclear answer gets no confirmation: the key worker reads it.
+A clear answer also moves the family's calendar event (`calendar.record_answer`); the
+confirmation email carries it as one updated event.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.inbound.email_threads import thread_answer
 from bot.inbound.reply_handlers import ReplyClaim, register_reply_handler
-from bot.journeys.meetings.calendar import invitation_ics
+from bot.journeys.meetings.calendar import record_answer
 from bot.journeys.meetings.rsvp import Rsvp, parse_rsvp
 from bot.outbound.dispatch import dispatch
 from bot.outbound.render import format_when
@@ -40,10 +42,6 @@ from bot.store.models import (
     utcnow,
 )
 from translations import catalog_language, dates, translations_for
-
-if TYPE_CHECKING:
-    from bot.outbound.claimed import Claimed
-    from channels.base import Channel
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +145,9 @@ def record_rsvp(session: Session, inbound: InboundMessage, guardian: Guardian,
           guardian_id=guardian.id, inbound_id=inbound.id, kind=rsvp.kind, slot=rsvp.slot)
     log.info("inbound %s answers invitation %s: %s", inbound.id, invitation.id, rsvp.kind)
     confirmation = None
-    if rsvp.kind in FINAL:
+    if rsvp.kind in FINAL:  # the family's calendar event follows their answer
+        record_answer(session, invitation.id, guardian.id,
+                      options[rsvp.slot - 1] if rsvp.kind == "slot" and rsvp.slot else None)
         confirmation = _confirm(session, inbound, guardian, student, staff, invitation,
                                 rsvp, options, available, now)
     return RsvpRecorded(invitation.id, rsvp, confirmation)
@@ -179,55 +179,6 @@ def _confirm(session: Session, inbound: InboundMessage, guardian: Guardian,
     thread_answer(inbound, dispatch(session, confirmation, available, guardians=[guardian],
                                     prefer=inbound.channel, not_before=now), automatic=True)
     return confirmation
-
-
-# -- calendar files on email invitations ----------------------------------------------
-def invitation_files(message_id: int, details: Mapping[str, Any], subject: str | None,
-                     text: str) -> tuple[tuple[str, str, bytes], ...]:
-    """One .ics per time option, numbered as in the invitation ("meeting.ics" if only one).
-
-    One file per option rather than the first only: a family who will pick option 2
-    should not find option 1 in their calendar. They add the one they reply with.
-    """
-    options = [datetime.fromisoformat(o) for o in details.get("options", [])]
-    minutes = int(details.get("minutes") or 60)
-    files = []
-    for number, start in enumerate(options, 1):
-        try:
-            data = invitation_ics(f"invitation-{message_id}-option-{number}@schoolgate",
-                                  start, minutes, subject or "Meeting",
-                                  str(details.get("where", "")), text, None)
-        except ValueError as exc:  # the invitation still goes, just without this file
-            log.warning("invitation %s option %s: no calendar file (%s)", message_id,
-                        number, exc)
-            continue
-        name = "meeting.ics" if len(options) == 1 else f"option-{number}.ics"
-        files.append((name, "text/calendar", data))
-    return tuple(files)
-
-
-def with_invitation_files(session: Session, claimed: list[Claimed],
-                          channels: Mapping[str, Channel]) -> list[Claimed]:
-    """Attach calendar files to claimed invitation rows on channels that carry files.
-
-    One query per batch; the description is the text the family reads, in their language.
-    """
-    wanted = {c.message_id for c in claimed
-              if c.message_id is not None and channels[c.channel].supports_attachments}
-    if not wanted:
-        return claimed
-    details: dict[int, dict[str, Any]] = {
-        message_id: value for message_id, value in session.execute(
-            select(Message.id, Message.details).where(Message.id.in_(wanted),
-                                                      Message.kind == MessageKind.INVITATION))}
-    out = []
-    for c in claimed:
-        if c.message_id is not None and c.message_id in details \
-                and channels[c.channel].supports_attachments:
-            c = replace(c, attachments=invitation_files(c.message_id, details[c.message_id],
-                                                        c.subject, c.text))
-        out.append(c)
-    return out
 
 
 # -- for staff -------------------------------------------------------------------------

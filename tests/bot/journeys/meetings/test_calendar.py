@@ -1,4 +1,5 @@
-"""The invitation .ics: one VEVENT, UTC times, and text in any language survives."""
+"""The meeting .ics: one VEVENT, UTC times, text in any language with its LANGUAGE, and
+the REQUEST and CANCEL that follow an answer."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from bot.journeys.meetings.calendar import invitation_ics
+from bot import clock
+from bot.journeys.meetings.calendar import invitation_ics, place_as_read
+from channels.email_message import language_span
 
 
 def _event(data: bytes) -> tuple[Calendar, object]:
@@ -36,7 +39,8 @@ def test_fields_round_trip() -> None:
     assert str(event["organizer"]) == "mailto:office@school.example"
     stamp = event.decoded("dtstamp")
     assert stamp.utcoffset() == timedelta(0)
-    assert abs(datetime.now(UTC) - stamp) < timedelta(minutes=1)
+    assert stamp == clock.now().astimezone(UTC).replace(microsecond=0)  # the process clock
+    assert int(event["sequence"]) == 0 and "status" not in event and "attendee" not in event
 
 
 def test_times_are_written_in_utc() -> None:
@@ -91,3 +95,42 @@ def test_naive_start_is_refused() -> None:
 def test_non_positive_length_is_refused() -> None:
     with pytest.raises(ValueError):
         invitation_ics("u6", datetime(2026, 5, 5, 12, 0, tzinfo=UTC), 0, "s", "l", "d", None)
+
+
+def test_text_carries_the_familys_language_and_the_place_its_own() -> None:
+    start = datetime(2026, 5, 5, 12, 0, tzinfo=UTC)
+    data = invitation_ics("u7", start, 30, "Zaproszenie: spotkanie", "Room 4", "Dzień dobry",
+                          language="pl", location_language="en", status="tentative")
+    assert b"SUMMARY;LANGUAGE=pl:Zaproszenie: spotkanie" in data
+    assert b"DESCRIPTION;LANGUAGE=pl:" in data
+    assert b"LOCATION;LANGUAGE=en:Room 4" in data
+    _, event = _event(data)
+    assert str(event["status"]) == "TENTATIVE"
+
+
+def test_the_chosen_time_is_a_request_with_the_family_accepted() -> None:
+    start = datetime(2026, 5, 5, 12, 0, tzinfo=UTC)
+    calendar, event = _event(invitation_ics(
+        "u8@schoolgate", start, 30, "s", "l", "d", "office@school.test", method="REQUEST",
+        sequence=2, status="confirmed", attendee_email="anna@family.test"))
+    assert str(calendar["method"]) == "REQUEST"
+    assert int(event["sequence"]) == 2 and str(event["status"]) == "CONFIRMED"
+    attendee = event["attendee"]
+    assert str(attendee) == "mailto:anna@family.test"
+    assert attendee.params["PARTSTAT"] == "ACCEPTED" and attendee.params["RSVP"] == "FALSE"
+
+
+def test_a_cancellation_is_method_cancel() -> None:
+    start = datetime(2026, 5, 5, 12, 0, tzinfo=UTC)
+    calendar, event = _event(invitation_ics(
+        "u9@schoolgate", start, 30, "s", "l", "d", "office@school.test", method="CANCEL",
+        sequence=3, status="cancelled", attendee_email="anna@family.test"))
+    assert str(calendar["method"]) == "CANCEL" and str(event["status"]) == "CANCELLED"
+    assert int(event["sequence"]) == 3 and "PARTSTAT" not in event["attendee"].params
+
+
+def test_the_place_is_read_from_the_where_line_with_its_language() -> None:
+    text = "Dzień dobry\nGdzie: " + language_span("Room 4, by the gate", "en") + "\nKoniec"
+    assert place_as_read(text, "pl") == ("Room 4, by the gate", "en")
+    assert place_as_read("Dzień dobry\nGdzie: Sala 4", "pl") == ("Sala 4", "pl")
+    assert place_as_read("no place here", "pl") is None
