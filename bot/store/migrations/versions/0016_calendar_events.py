@@ -1,7 +1,7 @@
 """calendar events: one random UID per family and meeting, with its sequence
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-03 07:00:00
 
 Every calendar file about one meeting sent to one guardian carries the same random UID,
@@ -11,8 +11,8 @@ higher) and a cancellation removes it (METHOD:CANCEL).
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0015'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
