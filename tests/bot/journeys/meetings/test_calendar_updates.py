@@ -9,15 +9,18 @@ carries files as SMTP does, the family's email reply through the inbox.
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+import pytest
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot import clock
 from bot.inbound import inbox
+from bot.journeys.meetings.calendar import family_event
 from bot.journeys.meetings.invitation import queue_invitation
 from bot.outbound.translate import TranslationStep
 from bot.outbound.worker import Worker
@@ -185,3 +188,35 @@ def test_an_arabic_family_gets_the_event_in_arabic(ctx: Context) -> None:
     assert str(event["summary"]) == "دعوة: لقاء للحديث عن \u2068Ola\u2069"
     assert "\U000e0001" not in str(event["description"])  # language tags are for HTML only
     assert event.decoded("dtstart") == OPTIONS[1]
+
+
+# PostgreSQL only: SQLite transactions here begin IMMEDIATE, so two writers never interleave.
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_two_workers_making_one_familys_event_at_once_share_it(ctx: Context) -> None:
+    """B looks, finds none, and inserts only after A made and committed the row: B's
+    insert meets the unique key and B takes A's row, so the family keeps one UID."""
+    ids = _invite(ctx)
+    message, guardian = ids["message"], ids["guardians"][0]
+    b_looked, a_committed = threading.Event(), threading.Event()
+    seen: dict[str, str] = {}
+
+    def worker_b() -> None:
+        with ctx.factory() as s, s.begin():
+            @event.listens_for(s, "before_flush")
+            def pause(*_args: object) -> None:
+                b_looked.set()
+                a_committed.wait(timeout=30)
+
+            seen["b"] = family_event(s, message, guardian).uid
+
+    thread = threading.Thread(target=worker_b)
+    thread.start()
+    assert b_looked.wait(timeout=30)
+    with ctx.factory() as s, s.begin():
+        seen["a"] = family_event(s, message, guardian).uid
+    a_committed.set()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert seen["a"] == seen["b"]
+    with ctx.factory() as s:
+        assert len(s.scalars(select(CalendarEvent)).all()) == 1
