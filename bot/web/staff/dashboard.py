@@ -73,8 +73,11 @@ def waiting_rows(session: Session, me: Me, school: School, now: datetime
     for those who may read it: access.may_read_reply), the reply-by time the family was
     given, whether that has passed, and whether it is a call request."""
     rows = []
-    for r in waiting_replies(session, me):
-        due = reply_by(r.received_at, school_working_hours(school, r.received_at, session))
+    replies = waiting_replies(session, me)  # oldest first: one calendar read covers them all
+    hours = school_working_hours(school, replies[0].received_at, session) if replies else None
+    for r in replies:
+        assert hours is not None
+        due = reply_by(r.received_at, hours)
         readable = may_read_reply(session, me, r)
         rows.append({"reply": r, "guardian": r.guardian, "student": r.student,
                      "words": first_words(r.body) if readable else None,
