@@ -163,3 +163,17 @@ def test_a_cover_sees_and_closes_the_away_key_workers_call_back(ctx: Context,
     done = client.post(f"/tasks/{task.id}/done", data={"csrf_token": form_token(html)},
                        follow_redirects=False)
     assert done.status_code == 303
+
+
+def test_a_call_by_email_from_a_family_with_no_phone_says_there_is_no_number(
+        ctx: Context, client: TestClient) -> None:
+    with ctx.factory() as s, s.begin():
+        school = ctx.school(s)
+        ana = account(s, school, name="Ana Teacher", email="ana@school.test")
+        kid = f.student(s, school, ana, first_name="Ola")
+        f.guardian(s, school, kid, first_name="Ewa", phone=None, email="ewa@home.test",
+                   channel_order=["email"])
+    inbound = simulate_reply(ctx, "ewa@home.test", "Call")
+    sign_in(client, "ana@school.test")
+    assert "no number on file" in client.get("/tasks").text
+    assert "no phone number on file" in client.get(f"/inbox/{inbound.id}").text
