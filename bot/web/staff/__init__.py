@@ -3,6 +3,7 @@ set-up."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -24,6 +25,16 @@ from bot.web.staff.security import UnknownEmails, client_failures
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
+def _warm_plain_words(app: FastAPI) -> None:
+    """Load the plain-words guard's glossary and word frequencies beside start-up, so the
+    first as-you-type check in compose or the round answers at once, not seconds later."""
+    from bot.language.plain import check_text
+
+    glossary = app.state.ctx.settings.glossary_file
+    threading.Thread(target=check_text, args=("Warm up.", glossary), daemon=True,
+                     name="warm-plain-words").start()
+
+
 def install(app: FastAPI) -> None:
     """Mount the staff pages, their static files and their error pages on `app`."""
     from bot.web.staff import (
@@ -40,6 +51,7 @@ def install(app: FastAPI) -> None:
         translations,
     )
 
+    app.router.on_startup.append(lambda: _warm_plain_words(app))
     app.state.unknown_emails = UnknownEmails()
     app.state.client_failures = client_failures()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
