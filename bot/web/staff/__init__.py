@@ -28,11 +28,18 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def _warm_plain_words(app: FastAPI) -> None:
     """Load the plain-words guard's glossary and word frequencies beside start-up, so the
     first as-you-type check in compose or the round answers at once, not seconds later."""
+    from bot.errors import ConfigurationError
     from bot.language.plain import check_text
 
     glossary = app.state.ctx.settings.glossary_file
-    threading.Thread(target=check_text, args=("Warm up.", glossary), daemon=True,
-                     name="warm-plain-words").start()
+
+    def warm() -> None:
+        try:
+            check_text("Warm up.", glossary)
+        except ConfigurationError:  # a school file not written yet: the page says so on use
+            check_text("Warm up.")
+
+    threading.Thread(target=warm, daemon=True, name="warm-plain-words").start()
 
 
 def install(app: FastAPI) -> None:
