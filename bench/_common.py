@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import tempfile
 import time
 import uuid
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
+import httpx
 from sqlalchemy import Engine, insert, select, text
 
 from bot.store import is_postgres, make_engine, upgrade
@@ -148,3 +150,19 @@ def max_in_window(starts: Sequence[float], window: float = 1.0) -> int:
             lo += 1
         best = max(best, hi - lo + 1)
     return best
+
+
+def wait_until_healthy(base: str, proc: subprocess.Popen[bytes], *, within: float,
+                       what: str = "schoolgate serve", every: float = 0.1) -> None:
+    """Return once `base`/healthz answers 200; stop the bench if `proc` exits or `within`
+    seconds pass first."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not start")
+        time.sleep(every)

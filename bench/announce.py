@@ -35,7 +35,7 @@ if __package__ in (None, ""):
 import httpx
 from sqlalchemy import func, insert, select
 
-from bench._common import PG_ENV, postgres_database, sqlite_database
+from bench._common import PG_ENV, postgres_database, sqlite_database, wait_until_healthy
 from bench.web import free_port
 from bot.store import make_engine
 from bot.store.models import (
@@ -109,16 +109,7 @@ def serve(db_url: str, outbox: Path) -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1",
                              "--port", str(port)], cwd=ROOT, env=env)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("schoolgate serve did not start")
-            time.sleep(0.2)
+        wait_until_healthy(base, proc, within=60, every=0.2)
         yield base
     finally:
         proc.terminate()

@@ -51,7 +51,7 @@ if __package__ in (None, ""):  # run as a script: make `bench`, `bot`, `channels
 import httpx
 from sqlalchemy import func, insert, select
 
-from bench._common import PG_ENV, postgres_database, sqlite_database
+from bench._common import PG_ENV, postgres_database, sqlite_database, wait_until_healthy
 from bot.store import make_engine
 from bot.store.models import (
     Guardian,
@@ -170,16 +170,7 @@ def server(db_url: str, twilio_api: str, variant: str | None = None) -> Iterator
         [python, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start ({' '.join(cmd[:3])} ...)")
-            time.sleep(0.1)
+        wait_until_healthy(base, proc, within=30, what=f"the server ({' '.join(cmd[:3])} ...)")
         yield base
     finally:
         proc.terminate()
